@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs every build and runtime dependency of the project from Debian 12 packages.
+# This is the only place that lists them: README, .ci/run and the Dockerfile all call it.
+# Idempotent: re-running it on a machine that has everything is quick and changes nothing.
+#
+# Usage: scripts/install_deps.sh [--runtime]
+#   --runtime  only the shared libraries a built server needs (for the Docker runtime stage).
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git ca-certificates
+  libtorch-dev
+  libopenblas0-openmp          # without it LibTorch runs on the reference BLAS (~25x slower GEMM)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev
+  prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev
+  python3
+)
+
+RUNTIME_PACKAGES=(
+  libtorch1.13 libopenblas0-openmp
+  libgrpc++1.51 libprotobuf32 libabsl20220623
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
+)
+
+packages=("${BUILD_PACKAGES[@]}")
+if [[ "${1:-}" == "--runtime" ]]; then
+  packages=("${RUNTIME_PACKAGES[@]}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install_deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install_deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
