@@ -1,0 +1,48 @@
+#ifndef NER_MODEL_BILSTM_H_
+#define NER_MODEL_BILSTM_H_
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/rnn.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <cstdint>
+
+namespace ner::model {
+
+// One-layer bidirectional LSTM over padded batches: input [B, T, D] -> output [B, T, 2H], the
+// forward direction's state in [..., 0:H) and the backward one's in [..., H:2H).
+//
+// Masked: each sequence is run over its own length only (packed sequences), so padding never
+// reaches the backward direction and a sequence gives the same output alone or padded inside a
+// batch. Outputs at padded steps are 0.
+//
+// The LSTM is registered as "lstm" (parameters lstm.weight_ih_l0, lstm.weight_hh_l0_reverse, ...,
+// as a PyTorch nn.LSTM attribute named `lstm` would be). Default LibTorch initialisation.
+//
+// Thread safety: forward() only reads the parameters; concurrent calls are safe while nobody
+// modifies the module (training, load, .to()).
+class BiLstmImpl : public torch::nn::Module {
+ public:
+  // `input_dim` (D) and `hidden_dim` (H, per direction) must be >= 1.
+  explicit BiLstmImpl(int64_t input_dim, int64_t hidden_dim = 128);
+
+  // `input` [B, T, D] floating point; `mask` [B, T] bool (integer accepted), each row a prefix of
+  // ones of length >= 1, on the input's device. Returns [B, T, 2H] in the input's dtype. Throws
+  // c10::Error on a bad shape, dtype or mask.
+  torch::Tensor forward(const torch::Tensor& input, const torch::Tensor& mask);
+
+  int64_t input_dim() const { return input_dim_; }
+  int64_t hidden_dim() const { return hidden_dim_; }
+  int64_t output_dim() const { return 2 * hidden_dim_; }
+
+ private:
+  int64_t input_dim_;
+  int64_t hidden_dim_;
+  torch::nn::LSTM lstm_{nullptr};
+};
+TORCH_MODULE(BiLstm);
+
+}  // namespace ner::model
+
+#endif  // NER_MODEL_BILSTM_H_

@@ -1,0 +1,206 @@
+#include "model/checkpoint.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "model/file_util.h"
+#include "model/state_dict.h"
+
+namespace ner::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kConfigFile = "config.json";
+constexpr const char* kVocabFile = "vocab.txt";
+constexpr const char* kWeightsFile = "model.safetensors";
+
+// Parameters and buffers under their module paths.
+std::map<std::string, torch::Tensor> ModelTensors(const NerModel& model) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value();
+  for (const auto& item : model->named_buffers()) tensors[item.key()] = item.value();
+  return tensors;
+}
+
+void FsyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// Moves `temp` to `dir`, exchanging atomically when `dir` exists; the old contents end up in
+// `temp`, which the caller removes.
+absl::Status Publish(const std::string& temp, const std::string& dir) {
+  if (!fs::exists(dir)) {
+    if (::rename(temp.c_str(), dir.c_str()) != 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot rename '", temp, "' to '", dir, "': ", std::strerror(errno)));
+    }
+    return absl::OkStatus();
+  }
+  if (!fs::is_directory(dir)) {
+    return absl::FailedPreconditionError(absl::StrCat("'", dir, "' exists and is not a directory"));
+  }
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot swap '", temp, "' into '", dir, "': ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SaveCheckpoint(const std::string& dir, const Checkpoint& checkpoint) {
+  if (absl::Status s = checkpoint.config.Validate(); !s.ok()) return s;
+  if (!checkpoint.model || checkpoint.vocab == nullptr) {
+    return absl::InvalidArgumentError("checkpoint has no model or no vocabulary");
+  }
+  static std::atomic<int> counter{0};
+  fs::path target = fs::absolute(fs::path(dir).lexically_normal());
+  if (target.filename().empty()) target = target.parent_path();
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot create '", target.parent_path().string(),
+                                            "': ", ec.message()));
+  }
+  const std::string temp =
+      absl::StrCat(target.string(), ".tmp.", ::getpid(), ".", counter++);
+  fs::remove_all(temp, ec);
+  if (!fs::create_directory(temp, ec) || ec) {
+    return absl::InternalError(absl::StrCat("cannot create '", temp, "': ", ec.message()));
+  }
+  auto fail = [&](absl::Status status) {
+    std::error_code ignored;
+    fs::remove_all(temp, ignored);
+    return status;
+  };
+  if (absl::Status s = WriteFileAtomically(temp + "/" + kConfigFile, checkpoint.config.ToJson());
+      !s.ok()) {
+    return fail(s);
+  }
+  if (absl::Status s = WriteFileAtomically(temp + "/" + kVocabFile, checkpoint.vocab->Serialize());
+      !s.ok()) {
+    return fail(s);
+  }
+  std::map<std::string, torch::Tensor> tensors;
+  try {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : ModelTensors(checkpoint.model)) {
+      tensors[name] = tensor.detach().to(torch::kCPU).contiguous();
+    }
+  } catch (const c10::Error& e) {
+    return fail(absl::InternalError(
+        absl::StrCat("cannot copy weights for saving: ", e.what_without_backtrace())));
+  }
+  if (absl::Status s = SaveStateDict(temp + "/" + kWeightsFile, tensors,
+                                     {{"format", "ner-service-checkpoint"},
+                                      {"variant", std::string(VariantName(checkpoint.config.variant))}});
+      !s.ok()) {
+    return fail(s);
+  }
+  FsyncDir(temp);
+  if (absl::Status s = Publish(temp, target.string()); !s.ok()) return fail(s);
+  FsyncDir(target.parent_path().string());
+  fs::remove_all(temp, ec);  // After an exchange it holds the previous checkpoint.
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, const LoadOptions& options) {
+  auto context = [&](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("checkpoint '", dir, "': ", s.message()));
+  };
+  if (!fs::is_directory(dir)) {
+    return absl::NotFoundError(absl::StrCat("checkpoint '", dir, "' is not a directory"));
+  }
+  absl::StatusOr<std::string> config_text = ReadFileToString(dir + "/" + kConfigFile, 16 << 20);
+  if (!config_text.ok()) return context(config_text.status());
+  absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text);
+  if (!config.ok()) return context(config.status());
+  absl::StatusOr<Vocab> vocab = Vocab::Load(dir + "/" + kVocabFile);
+  if (!vocab.ok()) return context(vocab.status());
+  if (vocab->size() != config->vocab_size) {
+    return context(absl::InvalidArgumentError(absl::StrCat(
+        "vocab.txt has ", vocab->size(), " tokens but the config says ", config->vocab_size)));
+  }
+  absl::StatusOr<std::map<std::string, torch::Tensor>> weights =
+      LoadStateDict(dir + "/" + kWeightsFile);
+  if (!weights.ok()) return context(weights.status());
+
+  Checkpoint checkpoint;
+  checkpoint.config = *config;
+  checkpoint.vocab = std::make_shared<const Vocab>(*std::move(vocab));
+  try {
+    checkpoint.model = NerModel(checkpoint.config, checkpoint.vocab->cls_id(),
+                                checkpoint.vocab->sep_id());
+    std::vector<std::string> problems;
+    std::map<std::string, torch::Tensor> own = ModelTensors(checkpoint.model);
+    for (const auto& [name, tensor] : own) {
+      auto it = weights->find(name);
+      if (it == weights->end()) {
+        problems.push_back(absl::StrCat("missing ", name));
+      } else if (it->second.sizes() != tensor.sizes()) {
+        problems.push_back(absl::StrCat("wrong shape for ", name, ": ",
+                                        c10::str(it->second.sizes()), " instead of ",
+                                        c10::str(tensor.sizes())));
+      } else if (!it->second.is_floating_point() && tensor.is_floating_point()) {
+        problems.push_back(absl::StrCat("non-float tensor for ", name));
+      }
+    }
+    for (const auto& [name, tensor] : *weights) {
+      if (own.count(name) == 0) problems.push_back(absl::StrCat("unexpected ", name));
+    }
+    if (!problems.empty()) {
+      return context(absl::InvalidArgumentError(
+          absl::StrCat("weights do not match the config: ", absl::StrJoin(problems, "; "))));
+    }
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : own) tensor.copy_(weights->at(name));
+    checkpoint.model->eval();
+    checkpoint.model->to(options.device);
+    checkpoint.model->SetEncoderDtype(options.encoder_dtype);
+  } catch (const c10::Error& e) {
+    return context(absl::InternalError(e.what_without_backtrace()));
+  }
+  return checkpoint;
+}
+
+absl::Status InitEncoderFromPretrained(const std::string& dir, NerModel& model,
+                                       std::vector<std::string>* log) {
+  if (!model->encoder()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(VariantName(model->config().variant), " has no encoder to initialise"));
+  }
+  absl::StatusOr<EncoderConfig> pretrained = LoadEncoderConfig(dir);
+  if (!pretrained.ok()) return pretrained.status();
+  const EncoderConfig& own = *model->config().encoder;
+  if (pretrained->hidden_size != own.hidden_size ||
+      pretrained->num_hidden_layers != own.num_hidden_layers ||
+      pretrained->num_attention_heads != own.num_attention_heads ||
+      pretrained->vocab_size != own.vocab_size || pretrained->kind != own.kind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pretrained encoder in '", dir, "' does not match the model's encoder (",
+        std::string(EncoderKindName(pretrained->kind)), " ", pretrained->num_hidden_layers, "x",
+        pretrained->hidden_size, ", vocab ", pretrained->vocab_size, " vs ",
+        std::string(EncoderKindName(own.kind)), " ", own.num_hidden_layers, "x", own.hidden_size, ", vocab ",
+        own.vocab_size, ")"));
+  }
+  absl::StatusOr<std::map<std::string, torch::Tensor>> weights = LoadStateDict(dir);
+  if (!weights.ok()) return weights.status();
+  return model->encoder()->LoadWeights(*weights, log);
+}
+
+}  // namespace ner::model

@@ -1,0 +1,193 @@
+#include "model/model_config.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace ner::model {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kFormatVersion = 1;
+constexpr const char* kFormatName = "ner-service-checkpoint";
+
+struct VariantEntry {
+  Variant variant;
+  const char* name;
+};
+constexpr VariantEntry kVariants[] = {
+    {Variant::kBiLstmCrf, "bilstm-crf"},
+    {Variant::kBertBiLstmCrf, "bert-bilstm-crf"},
+    {Variant::kNezhaBiLstmCrf, "nezha-bilstm-crf"},
+    {Variant::kNezhaDfBiLstmCrf, "nezha-df-bilstm-crf"},
+};
+
+}  // namespace
+
+absl::string_view VariantName(Variant variant) {
+  for (const auto& v : kVariants) {
+    if (v.variant == variant) return v.name;
+  }
+  return "?";
+}
+
+absl::StatusOr<Variant> ParseVariant(absl::string_view name) {
+  for (const auto& v : kVariants) {
+    if (name == v.name) return v.variant;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown model variant '", name,
+      "' (expected bilstm-crf, bert-bilstm-crf, nezha-bilstm-crf or nezha-df-bilstm-crf)"));
+}
+
+bool HasEncoder(Variant variant) { return variant != Variant::kBiLstmCrf; }
+
+std::vector<std::string> ModelConfig::EntityTypes() const {
+  std::vector<std::string> types;
+  for (const std::string& label : labels) {
+    if (label.size() < 3) continue;
+    std::string type = label.substr(2);
+    if (std::find(types.begin(), types.end(), type) == types.end()) types.push_back(type);
+  }
+  return types;
+}
+
+int64_t ModelConfig::MaxTokens() const {
+  return encoder && HasEncoder(variant) ? encoder->max_position_embeddings - 2 : max_chars;
+}
+
+int32_t ModelConfig::SegmentChars() const {
+  return static_cast<int32_t>(std::min<int64_t>(max_chars, MaxTokens()));
+}
+
+absl::Status ModelConfig::Validate() const {
+  if (HasEncoder(variant)) {
+    if (!encoder) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("variant ", VariantName(variant), " needs an encoder config"));
+    }
+    if (absl::Status s = encoder->Validate(); !s.ok()) return s;
+    const EncoderKind want =
+        variant == Variant::kBertBiLstmCrf ? EncoderKind::kBert : EncoderKind::kNezha;
+    if (encoder->kind != want) {
+      return absl::InvalidArgumentError(absl::StrCat("variant ", VariantName(variant),
+                                                     " needs a ", std::string(EncoderKindName(want)),
+                                                     " encoder"));
+    }
+    if (encoder->vocab_size != vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("encoder vocab_size ", encoder->vocab_size,
+                                                     " != vocab_size ", vocab_size));
+    }
+    if (encoder->max_position_embeddings < 3) {
+      return absl::InvalidArgumentError("encoder max_position_embeddings must be >= 3");
+    }
+  }
+  if (vocab_size < 5) return absl::InvalidArgumentError("vocab_size must be >= 5");
+  if (char_embedding_dim < 1 || lstm_hidden < 1) {
+    return absl::InvalidArgumentError("char_embedding_dim and lstm_hidden must be positive");
+  }
+  if (head_dropout < 0 || head_dropout >= 1) {
+    return absl::InvalidArgumentError("head_dropout must be in [0, 1)");
+  }
+  if (max_chars < 1) return absl::InvalidArgumentError("max_chars must be >= 1");
+  if (labels.size() < 2 || labels.front() != "O") {
+    return absl::InvalidArgumentError("labels must start with \"O\" and name at least one type");
+  }
+  std::set<std::string> seen;
+  for (const std::string& label : labels) {
+    if (absl::Status s = ValidateTag(label, scheme); !s.ok()) return s;
+    if (!seen.insert(label).second) {
+      return absl::InvalidArgumentError(absl::StrCat("label '", label, "' appears twice"));
+    }
+  }
+  const std::vector<std::string> expected = LabelsFor(scheme, EntityTypes());
+  if (std::set<std::string>(expected.begin(), expected.end()) != seen) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "labels are not the complete ", TagSchemeName(scheme), " label set of their types"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ModelConfig::ToJson() const {
+  json out = {
+      {"format", kFormatName},
+      {"format_version", kFormatVersion},
+      {"variant", std::string(VariantName(variant))},
+      {"vocab_size", vocab_size},
+      {"head",
+       {{"char_embedding_dim", char_embedding_dim},
+        {"lstm_hidden", lstm_hidden},
+        {"dropout", head_dropout},
+        {"dynamic_fusion", dynamic_fusion()}}},
+      {"tag_scheme", std::string(TagSchemeName(scheme))},
+      {"labels", labels},
+      {"max_chars", max_chars},
+  };
+  if (encoder) out["encoder"] = json::parse(encoder->ToJson());
+  json provenance = provenance_json.empty()
+                        ? json::object()
+                        : json::parse(provenance_json, nullptr, /*allow_exceptions=*/false);
+  out["provenance"] = provenance.is_discarded() ? json::object() : provenance;
+  return out.dump(2);
+}
+
+absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view text) {
+  json in = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (in.is_discarded() || !in.is_object()) {
+    return absl::InvalidArgumentError("model config is not a JSON object");
+  }
+  if (in.value("format", "") != kFormatName) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a ", kFormatName, " config (missing or wrong \"format\")"));
+  }
+  if (in.value("format_version", 0) != kFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat("unsupported format_version ",
+                                                   in.value("format_version", 0)));
+  }
+  ModelConfig config;
+  try {
+    absl::StatusOr<Variant> variant = ParseVariant(in.at("variant").get<std::string>());
+    if (!variant.ok()) return variant.status();
+    config.variant = *variant;
+    config.vocab_size = in.at("vocab_size").get<int64_t>();
+    const json& head = in.at("head");
+    config.char_embedding_dim = head.at("char_embedding_dim").get<int64_t>();
+    config.lstm_hidden = head.at("lstm_hidden").get<int64_t>();
+    config.head_dropout = head.at("dropout").get<double>();
+    absl::StatusOr<TagScheme> scheme = ParseTagScheme(in.at("tag_scheme").get<std::string>());
+    if (!scheme.ok()) return scheme.status();
+    config.scheme = *scheme;
+    config.labels = in.at("labels").get<std::vector<std::string>>();
+    config.max_chars = in.at("max_chars").get<int32_t>();
+    if (in.contains("encoder")) {
+      absl::StatusOr<EncoderConfig> encoder = ParseEncoderConfig(in["encoder"].dump());
+      if (!encoder.ok()) return encoder.status();
+      config.encoder = *encoder;
+    }
+    if (in.contains("provenance")) config.provenance_json = in["provenance"].dump();
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("model config: ", e.what()));
+  }
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  return config;
+}
+
+ModelConfig MakeModelConfig(Variant variant, const EncoderConfig& encoder, TagScheme scheme,
+                            const std::vector<std::string>& types) {
+  ModelConfig config;
+  config.variant = variant;
+  if (HasEncoder(variant)) {
+    config.encoder = encoder;
+    config.encoder->kind =
+        variant == Variant::kBertBiLstmCrf ? EncoderKind::kBert : EncoderKind::kNezha;
+  }
+  config.vocab_size = encoder.vocab_size;
+  config.scheme = scheme;
+  config.labels = LabelsFor(scheme, types);
+  return config;
+}
+
+}  // namespace ner::model
