@@ -226,6 +226,12 @@ EncoderConfig NezhaTinyPreset() {
   return config;
 }
 
+EncoderConfig BertTinyPreset() {
+  EncoderConfig config = NezhaTinyPreset();
+  config.kind = EncoderKind::kBert;
+  return config;
+}
+
 EncoderConfig BertBasePreset() {
   EncoderConfig config;
   config.kind = EncoderKind::kBert;

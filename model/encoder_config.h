@@ -72,6 +72,9 @@ EncoderConfig NezhaBasePreset();
 // A small NEZHA for fast experiments: 4 layers, H=256, 4 heads, FFN 1024, R=64, vocab 21128.
 EncoderConfig NezhaTinyPreset();
 
+// BERT of nezha-tiny's size (absolute positions instead of relative ones), for comparisons.
+EncoderConfig BertTinyPreset();
+
 // BERT-base (Chinese): 12 layers, H=768, 12 heads, FFN 3072, vocab 21128, max positions 512.
 EncoderConfig BertBasePreset();
 

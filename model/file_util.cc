@@ -1,6 +1,7 @@
 #include "model/file_util.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,14 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   const int err = errno;
   const std::string message = absl::StrCat(what, " '", path, "': ", std::strerror(err));
   return err == ENOSPC ? absl::ResourceExhaustedError(message) : absl::InternalError(message);
+}
+
+void FsyncDirectory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
 }
 
 }  // namespace
@@ -77,6 +86,48 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     ::fsync(dir_fd);
     ::close(dir_fd);
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReplaceDirectoryAtomically(
+    const std::string& dir, const std::function<absl::Status(const std::string& temp_dir)>& fill) {
+  namespace fs = std::filesystem;
+  static std::atomic<int> counter{0};
+  fs::path target = fs::absolute(fs::path(dir).lexically_normal());
+  if (target.filename().empty()) target = target.parent_path();
+  std::error_code ec;
+  if (fs::exists(target, ec) && !fs::is_directory(target, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", target.string(), "' exists and is not a directory"));
+  }
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create '", target.parent_path().string(), "': ", ec.message()));
+  }
+  const std::string temp = absl::StrCat(target.string(), ".tmp.", ::getpid(), ".", counter++);
+  fs::remove_all(temp, ec);
+  if (!fs::create_directory(temp, ec) || ec) {
+    return absl::InternalError(absl::StrCat("cannot create '", temp, "': ", ec.message()));
+  }
+  auto fail = [&temp](absl::Status status) {
+    std::error_code ignored;
+    fs::remove_all(temp, ignored);
+    return status;
+  };
+  if (absl::Status s = fill(temp); !s.ok()) return fail(s);
+  FsyncDirectory(temp);
+  const std::string target_string = target.string();
+  if (!fs::exists(target, ec)) {
+    if (::rename(temp.c_str(), target_string.c_str()) != 0) {
+      return fail(ErrnoError("cannot rename the temp directory onto", target_string));
+    }
+  } else if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target_string.c_str(),
+                         RENAME_EXCHANGE) != 0) {
+    return fail(ErrnoError("cannot swap the temp directory into", target_string));
+  }
+  FsyncDirectory(target.parent_path().string());
+  fs::remove_all(temp, ec);  // After an exchange it holds the previous contents.
   return absl::OkStatus();
 }
 

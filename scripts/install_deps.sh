@@ -5,6 +5,8 @@
 #
 # Usage: scripts/install_deps.sh [--runtime]
 #   --runtime  only the shared libraries a built server needs (for the Docker runtime stage).
+# Environment: NER_TORCH=external leaves out Debian's LibTorch, for builds that bring their own
+# (the CUDA image uses the official CUDA LibTorch distribution; see Dockerfile).
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -17,6 +19,14 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
   python3
+  python3-grpcio               # examples/python and its test (stubs: protoc + grpc_python_plugin)
+)
+
+# Tools that check the deployment files (scripts/check_deploy.sh, the ctest `deploy_check`):
+# promtool comes with Debian's prometheus, which scripts/prometheus_smoke.sh also starts.
+# Installed with the build packages.
+CHECK_PACKAGES=(
+  prometheus yamllint
 )
 
 RUNTIME_PACKAGES=(
@@ -25,9 +35,16 @@ RUNTIME_PACKAGES=(
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0
 )
 
-packages=("${BUILD_PACKAGES[@]}")
+packages=("${BUILD_PACKAGES[@]}" "${CHECK_PACKAGES[@]}")
 if [[ "${1:-}" == "--runtime" ]]; then
   packages=("${RUNTIME_PACKAGES[@]}")
+fi
+if [[ "${NER_TORCH:-debian}" == "external" ]]; then
+  kept=()
+  for p in "${packages[@]}"; do
+    [[ "$p" == libtorch* ]] || kept+=("$p")
+  done
+  packages=("${kept[@]}")
 fi
 
 missing=()

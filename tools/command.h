@@ -1,10 +1,13 @@
 #ifndef NER_TOOLS_COMMAND_H_
 #define NER_TOOLS_COMMAND_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/recognizer.h"
 
 namespace ner::tools {
 
@@ -18,6 +21,14 @@ struct Command {
 };
 
 absl::Status RunDataStats(const std::vector<std::string>& args);
+absl::Status RunTrain(const std::vector<std::string>& args);
+absl::Status RunEvaluate(const std::vector<std::string>& args);
+absl::Status RunPredict(const std::vector<std::string>& args);
+absl::Status RunPretrain(const std::vector<std::string>& args);
+
+// Loads the checkpoint named by --model on --device with the encoder in --dtype (shared by
+// `ner evaluate` and `ner predict`; defined in evaluate_command.cc).
+absl::StatusOr<std::unique_ptr<model::Recognizer>> RecognizerFromFlags();
 
 }  // namespace ner::tools
 

@@ -23,6 +23,18 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"data stats", "FILE...", "sentences, characters and entities per type",
        ner::tools::RunDataStats},
+      {"train", "--train FILE --dev FILE --out DIR [--init DIR | --vocab FILE] [--resume]",
+       "train a model (AdamW, warm-up + decay, adversarial training); keeps the best on dev",
+       ner::tools::RunTrain},
+      {"evaluate", "--model DIR FILE...", "entity-level precision, recall and F1 per type (--json)",
+       ner::tools::RunEvaluate},
+      {"predict", "--model DIR [TEXT... | --input FILE|-] [--output FILE|-]",
+       "entities as JSONL with character and byte offsets and scores", ner::tools::RunPredict},
+      {"pretrain",
+       "--corpus DIR|FILES --vocab FILE --out DIR [--preset nezha-tiny | --encoder_config JSON] "
+       "[--max_steps N] [--time_budget_minutes M] [--resume]",
+       "MLM pretraining of an encoder on raw text; --out is loadable with --init",
+       ner::tools::RunPretrain},
   };
   return commands;
 }

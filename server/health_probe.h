@@ -1,0 +1,27 @@
+#ifndef NER_SERVER_HEALTH_PROBE_H_
+#define NER_SERVER_HEALTH_PROBE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace ner::server {
+
+// grpc.health.v1 serving states (HealthCheckResponse.ServingStatus).
+enum class HealthState { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
+
+// Calls grpc.health.v1.Health/Check on `address` (host:port, plaintext) for `service` (empty =
+// the whole server) and returns the state. The messages are encoded by hand over the generic
+// stub, since Debian ships neither health.proto nor its generated code. Errors are the call's
+// (UNAVAILABLE when nothing listens, DEADLINE_EXCEEDED after `timeout`, NOT_FOUND for a
+// service the server does not know) or INTERNAL for an unreadable answer. Thread-safe.
+absl::StatusOr<HealthState> CheckHealth(const std::string& address, const std::string& service,
+                                        absl::Duration timeout);
+
+// "SERVING", "NOT_SERVING", ...
+const char* HealthStateName(HealthState state);
+
+}  // namespace ner::server
+
+#endif  // NER_SERVER_HEALTH_PROBE_H_

@@ -1,0 +1,51 @@
+#ifndef NER_SERVER_METRICS_ENDPOINT_H_
+#define NER_SERVER_METRICS_ENDPOINT_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "prometheus/registry.h"
+
+namespace ner::server {
+
+// Serves a Prometheus registry in the text exposition format at http://ADDRESS/metrics, from one
+// thread, one short connection at a time (scrapes are rare and cheap).
+//
+// Why not prometheus-cpp's Exposer: Debian's civetweb under it starts its threads with a fixed
+// 100 KiB stack, and in a process that has loaded LibTorch (and its many libraries' static TLS)
+// pthread_create refuses such a small stack, so the Exposer cannot start at all. The registry,
+// families and text serialisation are prometheus-cpp's; only the HTTP listener is ours.
+class MetricsEndpoint {
+ public:
+  // Listens on `address` ("host:port", "[v6]:port"; port 0 picks a free one). UNAVAILABLE when
+  // it cannot be bound, INVALID_ARGUMENT when it is not host:port.
+  static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(
+      const std::string& address, std::shared_ptr<prometheus::Registry> registry);
+
+  // Stops listening and joins the thread.
+  ~MetricsEndpoint();
+  MetricsEndpoint(const MetricsEndpoint&) = delete;
+  MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
+
+  // The port it listens on.
+  int port() const { return port_; }
+
+ private:
+  MetricsEndpoint(int listen_fd, int wake_read_fd, int wake_write_fd, int port,
+                  std::shared_ptr<prometheus::Registry> registry);
+  void Loop();
+  void Serve(int connection) const;
+
+  const int listen_fd_;
+  const int wake_read_fd_;  // readable once the destructor asks the loop to stop
+  const int wake_write_fd_;
+  const int port_;
+  const std::shared_ptr<prometheus::Registry> registry_;
+  std::thread thread_;
+};
+
+}  // namespace ner::server
+
+#endif  // NER_SERVER_METRICS_ENDPOINT_H_

@@ -1,0 +1,584 @@
+#include "server/train_jobs.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "model/evaluator.h"
+#include "model/log.h"
+#include "model/train_config.h"
+#include "model/train_setup.h"
+#include "model/trainer.h"
+#include "server/dataset_source.h"
+#include "server/proto_convert.h"
+#include "server/root_path.h"
+
+namespace ner::server {
+
+struct TrainJobManager::Job {
+  std::string id;
+  v1::TrainRequest request;
+  model::TrainConfig config;  // from the request, validated at submission
+  absl::Time created_at;
+  std::atomic<bool> cancel{false};
+  std::thread thread;  // guarded by the manager's mu_
+
+  // Serialises Publish() and the first event of Subscribe(), so that every listener sees the
+  // events in order. Taken before `mu`.
+  absl::Mutex publish_mu;
+  mutable absl::Mutex mu;
+  v1::TrainEvent latest ABSL_GUARDED_BY(mu);
+  std::optional<absl::Time> finished_at ABSL_GUARDED_BY(mu);
+  std::map<int64_t, Listener> listeners ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsFinal(v1::TrainJobState state) {
+  return state == v1::TRAIN_JOB_STATE_SUCCEEDED || state == v1::TRAIN_JOB_STATE_FAILED ||
+         state == v1::TRAIN_JOB_STATE_CANCELLED;
+}
+
+std::string NewJobId() {
+  static absl::Mutex mu(absl::kConstInit);
+  static std::mt19937_64* rng = new std::mt19937_64(std::random_device{}());
+  absl::MutexLock lock(&mu);
+  return absl::StrFormat("job-%s-%08x", absl::FormatTime("%Y%m%d%H%M%S", absl::Now(),
+                                                         absl::UTCTimeZone()),
+                         static_cast<uint32_t>((*rng)()));
+}
+
+absl::StatusOr<model::AdversarialMethod> FromProto(v1::AdversarialMethod method) {
+  switch (method) {
+    case v1::ADVERSARIAL_METHOD_UNSPECIFIED:
+    case v1::ADVERSARIAL_METHOD_FGM:
+      return model::AdversarialMethod::kFgm;
+    case v1::ADVERSARIAL_METHOD_NONE:
+      return model::AdversarialMethod::kNone;
+    case v1::ADVERSARIAL_METHOD_FGSM:
+      return model::AdversarialMethod::kFgsm;
+    case v1::ADVERSARIAL_METHOD_PGD:
+      return model::AdversarialMethod::kPgd;
+    default:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("hyperparameters.adversarial.method: unknown value ", method));
+}
+
+// The paper's defaults overridden by the request.
+absl::StatusOr<model::TrainConfig> TrainConfigFromRequest(const v1::TrainRequest& request,
+                                                          const TrainJobsOptions& options) {
+  model::TrainConfig config;
+  config.preset = options.preset;
+  if (!request.variant().empty()) {
+    absl::StatusOr<model::Variant> variant = model::ParseVariant(request.variant());
+    if (!variant.ok()) return absl::InvalidArgumentError(absl::StrCat("variant: ",
+                                                                      variant.status().message()));
+    config.variant = *variant;
+  }
+  const v1::Hyperparameters& h = request.hyperparameters();
+  if (h.has_epochs()) {
+    if (h.epochs() < 1 || h.epochs() > options.max_epochs) {
+      return absl::InvalidArgumentError(absl::StrCat("hyperparameters.epochs must be in [1, ",
+                                                     options.max_epochs, "], not ", h.epochs()));
+    }
+    config.epochs = h.epochs();
+  }
+  if (h.has_batch_size()) config.batch_size = h.batch_size();
+  if (h.has_encoder_lr()) config.encoder_lr = h.encoder_lr();
+  if (h.has_head_lr()) config.head_lr = h.head_lr();
+  if (h.has_warmup_ratio()) config.warmup_fraction = h.warmup_ratio();
+  if (h.has_max_chars()) config.max_chars = h.max_chars();
+  if (h.has_seed()) config.seed = h.seed();
+  if (h.has_preset()) config.preset = h.preset();
+  if (h.has_early_stopping_patience()) config.early_stopping_patience = h.early_stopping_patience();
+  if (h.has_adversarial()) {
+    absl::StatusOr<model::AdversarialMethod> method = FromProto(h.adversarial().method());
+    if (!method.ok()) return method.status();
+    config.adversarial.method = *method;
+    if (h.adversarial().has_epsilon()) config.adversarial.epsilon = h.adversarial().epsilon();
+    if (h.adversarial().has_pgd_steps()) config.adversarial.pgd_steps = h.adversarial().pgd_steps();
+  }
+  if (absl::Status s = config.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("hyperparameters: ", s.message()));
+  }
+  if (absl::StatusOr<model::EncoderConfig> preset = model::EncoderPreset(config.preset);
+      !preset.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hyperparameters.preset: ", preset.status().message()));
+  }
+  return config;
+}
+
+v1::TrainPhase ToPhase(model::TrainEvent::Phase phase, v1::TrainPhase previous) {
+  using Phase = model::TrainEvent::Phase;
+  switch (phase) {
+    case Phase::kInfo:
+      return previous;
+    case Phase::kStarted:
+    case Phase::kStep:
+      return v1::TRAIN_PHASE_TRAINING;
+    case Phase::kEvaluated:
+      return v1::TRAIN_PHASE_EVALUATING;
+    case Phase::kCheckpoint:
+      return v1::TRAIN_PHASE_CHECKPOINTING;
+    case Phase::kFinished:
+      return v1::TRAIN_PHASE_PROMOTING;
+    case Phase::kCancelled:
+      return v1::TRAIN_PHASE_DONE;
+  }
+  return previous;
+}
+
+// The next snapshot: `previous` updated with the trainer's `event`. Paths are made relative to
+// the model root.
+v1::TrainEvent NextEvent(const v1::TrainEvent& previous, const model::TrainEvent& event,
+                         const std::string& model_root) {
+  v1::TrainEvent next = previous;
+  next.set_phase(ToPhase(event.phase, previous.phase()));
+  next.set_epoch(event.epoch);
+  if (event.total_steps > 0) {
+    next.set_step(event.step);
+    next.set_total_steps(event.total_steps);
+  }
+  if (event.phase == model::TrainEvent::Phase::kStep ||
+      event.phase == model::TrainEvent::Phase::kEvaluated) {
+    next.set_loss(static_cast<float>(event.loss));
+  }
+  if (event.chars_per_second > 0) next.set_chars_per_second(event.chars_per_second);
+  if (event.dev) {
+    next.set_dev_precision(event.dev->precision);
+    next.set_dev_recall(event.dev->recall);
+    next.set_dev_f1(event.dev->f1);
+  }
+  if (event.eta > absl::ZeroDuration() && event.eta < absl::InfiniteDuration()) {
+    next.set_eta_seconds(absl::ToDoubleSeconds(event.eta));
+  }
+  if (!event.checkpoint_path.empty()) {
+    next.set_checkpoint_path(
+        fs::path(event.checkpoint_path).lexically_relative(model_root).generic_string());
+  }
+  next.set_message(event.message);
+  *next.mutable_time() = ToTimestamp(absl::Now());
+  return next;
+}
+
+// `path` if absolute, else under `root` (confined to it).
+absl::StatusOr<std::string> ResolveFile(absl::string_view root, const std::string& path) {
+  if (!path.empty() && path.front() == '/') return path;
+  return ResolveUnderRoot(root, path);
+}
+
+}  // namespace
+
+absl::Status ValidateTrainRequest(const v1::TrainRequest& request,
+                                  const TrainJobsOptions& options) {
+  if (absl::Status s = ValidateModelName(request.output_model()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("output_model: ", s.message()));
+  }
+  if (request.train().source_case() == v1::Dataset::SOURCE_NOT_SET) {
+    return absl::InvalidArgumentError("train: a path or inline documents are required");
+  }
+  if (request.dev().source_case() == v1::Dataset::SOURCE_NOT_SET) {
+    return absl::InvalidArgumentError("dev: a path or inline documents are required");
+  }
+  if (!v1::PromotePolicy_IsValid(request.promote())) {
+    return absl::InvalidArgumentError(absl::StrCat("promote: unknown value ", request.promote()));
+  }
+  if (request.init_checkpoint().empty() && options.default_init.empty() &&
+      options.vocab_path.empty()) {
+    return absl::InvalidArgumentError(
+        "init_checkpoint is required: this server has neither --train_init nor --train_vocab");
+  }
+  absl::StatusOr<model::TrainConfig> config = TrainConfigFromRequest(request, options);
+  if (!config.ok()) return config.status();
+  if (!request.init_checkpoint().empty() && !model::HasEncoder(config->variant)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "init_checkpoint needs a variant with an encoder, not ", request.variant()));
+  }
+  return absl::OkStatus();
+}
+
+TrainJobManager::TrainJobManager(TrainJobsOptions options, ModelRegistry* registry,
+                                 ServerMetrics* metrics, std::function<void()> on_models_changed)
+    : options_(std::move(options)),
+      registry_(registry),
+      metrics_(metrics),
+      on_models_changed_(std::move(on_models_changed)) {}
+
+TrainJobManager::~TrainJobManager() { Shutdown(); }
+
+absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& request) {
+  if (absl::Status s = ValidateTrainRequest(request, options_); !s.ok()) return s;
+  auto job = std::make_shared<Job>();
+  job->request = request;
+  job->config = *TrainConfigFromRequest(request, options_);
+  job->created_at = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the server is shutting down");
+    if (running_ >= options_.max_concurrent_jobs) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(running_, " training job(s) running, the most this server runs at once; "
+                                 "retry when one has finished"));
+    }
+    do {
+      job->id = NewJobId();
+    } while (jobs_.count(job->id) > 0);
+    {
+      absl::MutexLock job_lock(&job->mu);
+      job->latest.set_job_id(job->id);
+      job->latest.set_phase(v1::TRAIN_PHASE_QUEUED);
+      job->latest.set_state(v1::TRAIN_JOB_STATE_PENDING);
+      job->latest.set_message("queued");
+      *job->latest.mutable_time() = ToTimestamp(job->created_at);
+    }
+    ++running_;
+    jobs_[job->id] = job;
+    order_.push_back(job->id);
+    ForgetOldJobsLocked();
+    job->thread = std::thread([this, job] { Run(job); });
+    if (metrics_ != nullptr) metrics_->SetTrainJobsRunning(running_);
+  }
+  LogInfo(absl::StrCat("training job ", job->id, " started: ", request.output_model()));
+  return job->id;
+}
+
+void TrainJobManager::ForgetOldJobsLocked() {
+  // Forget the oldest finished jobs beyond the limit; running ones are always kept.
+  size_t finished = 0;
+  for (const std::string& id : order_) {
+    absl::MutexLock job_lock(&jobs_[id]->mu);
+    if (jobs_[id]->finished_at) ++finished;
+  }
+  for (auto it = order_.begin();
+       it != order_.end() && finished > static_cast<size_t>(options_.max_retained_jobs);) {
+    std::shared_ptr<Job> job = jobs_[*it];
+    bool done;
+    {
+      absl::MutexLock job_lock(&job->mu);
+      done = job->finished_at.has_value();
+    }
+    if (!done) {
+      ++it;
+      continue;
+    }
+    if (job->thread.joinable()) job->thread.join();  // it has finished: returns at once
+    jobs_.erase(*it);
+    it = order_.erase(it);
+    --finished;
+  }
+}
+
+v1::TrainEvent TrainJobManager::LatestEvent(const Job& job) const {
+  absl::MutexLock lock(&job.mu);
+  return job.latest;
+}
+
+void TrainJobManager::Publish(Job& job, v1::TrainEvent event) {
+  absl::MutexLock publish_lock(&job.publish_mu);
+  std::vector<Listener> listeners;
+  {
+    absl::MutexLock lock(&job.mu);
+    event.set_job_id(job.id);
+    if (!event.has_time()) *event.mutable_time() = ToTimestamp(absl::Now());
+    job.latest = event;
+    if (IsFinal(event.state())) job.finished_at = absl::Now();
+    for (const auto& [handle, listener] : job.listeners) listeners.push_back(listener);
+    if (IsFinal(event.state())) job.listeners.clear();
+  }
+  for (const Listener& listener : listeners) listener(event);
+}
+
+absl::StatusOr<int64_t> TrainJobManager::Subscribe(absl::string_view job_id, Listener listener) {
+  std::shared_ptr<Job> job;
+  int64_t handle;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(std::string(job_id));
+    if (it == jobs_.end()) {
+      return absl::NotFoundError(absl::StrCat("no training job '", job_id, "'"));
+    }
+    job = it->second;
+    handle = next_handle_++;
+  }
+  absl::MutexLock publish_lock(&job->publish_mu);
+  v1::TrainEvent latest;
+  {
+    absl::MutexLock lock(&job->mu);
+    latest = job->latest;
+    if (!IsFinal(latest.state())) job->listeners[handle] = listener;
+  }
+  listener(latest);
+  return handle;
+}
+
+void TrainJobManager::Unsubscribe(absl::string_view job_id, int64_t handle) {
+  std::shared_ptr<Job> job;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(std::string(job_id));
+    if (it == jobs_.end()) return;
+    job = it->second;
+  }
+  absl::MutexLock lock(&job->mu);
+  job->listeners.erase(handle);
+}
+
+namespace {
+
+v1::TrainJob ToTrainJob(const v1::TrainRequest& request, absl::Time created_at,
+                        const v1::TrainEvent& latest, std::optional<absl::Time> finished_at) {
+  v1::TrainJob out;
+  out.set_job_id(latest.job_id());
+  *out.mutable_request() = request;
+  *out.mutable_latest() = latest;
+  *out.mutable_created_at() = ToTimestamp(created_at);
+  if (finished_at) *out.mutable_finished_at() = ToTimestamp(*finished_at);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::TrainJob> TrainJobManager::Get(absl::string_view job_id) const {
+  std::shared_ptr<Job> job;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(std::string(job_id));
+    if (it == jobs_.end()) {
+      return absl::NotFoundError(absl::StrCat("no training job '", job_id, "'"));
+    }
+    job = it->second;
+  }
+  absl::MutexLock lock(&job->mu);
+  return ToTrainJob(job->request, job->created_at, job->latest, job->finished_at);
+}
+
+std::vector<v1::TrainJob> TrainJobManager::List() const {
+  std::vector<std::shared_ptr<Job>> jobs;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) jobs.push_back(jobs_.at(*it));
+  }
+  std::vector<v1::TrainJob> out;
+  for (const std::shared_ptr<Job>& job : jobs) {
+    absl::MutexLock lock(&job->mu);
+    out.push_back(ToTrainJob(job->request, job->created_at, job->latest, job->finished_at));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::TrainJob> TrainJobManager::Cancel(absl::string_view job_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(std::string(job_id));
+    if (it == jobs_.end()) {
+      return absl::NotFoundError(absl::StrCat("no training job '", job_id, "'"));
+    }
+    it->second->cancel.store(true);
+  }
+  LogInfo(absl::StrCat("training job ", job_id, ": cancellation requested"));
+  return Get(job_id);
+}
+
+int TrainJobManager::RunningJobs() const {
+  absl::MutexLock lock(&mu_);
+  return running_;
+}
+
+void TrainJobManager::Shutdown() {
+  std::vector<std::shared_ptr<Job>> jobs;
+  {
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+    for (auto& [id, job] : jobs_) {
+      job->cancel.store(true);
+      jobs.push_back(job);
+    }
+  }
+  // Threads are only started under mu_ before shut_down_ was set, so none appears after this.
+  for (const std::shared_ptr<Job>& job : jobs) {
+    if (job->thread.joinable()) job->thread.join();
+  }
+}
+
+void TrainJobManager::Run(std::shared_ptr<Job> job) {
+  absl::Status status;
+  try {
+    status = RunTraining(*job);
+  } catch (const c10::Error& e) {
+    status = absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    status = absl::InternalError(e.what());
+  }
+  v1::TrainEvent last = LatestEvent(*job);
+  last.set_phase(v1::TRAIN_PHASE_DONE);
+  last.clear_eta_seconds();
+  *last.mutable_time() = ToTimestamp(absl::Now());
+  if (status.ok()) {
+    last.set_state(v1::TRAIN_JOB_STATE_SUCCEEDED);
+  } else if (absl::IsCancelled(status) || job->cancel.load()) {
+    last.set_state(v1::TRAIN_JOB_STATE_CANCELLED);
+    last.set_message(absl::StrCat("cancelled; the checkpoints written so far are intact: ",
+                                  status.message()));
+  } else {
+    last.set_state(v1::TRAIN_JOB_STATE_FAILED);
+    last.mutable_error()->set_code(static_cast<int>(status.code()));
+    last.mutable_error()->set_message(std::string(status.message()));
+    last.set_message(absl::StrCat("failed: ", status.message()));
+  }
+  LogInfo(absl::StrCat("training job ", job->id, " ended: ",
+                       v1::TrainJobState_Name(last.state()), " (", last.message(), ")"));
+  {
+    absl::MutexLock lock(&mu_);
+    --running_;
+    if (metrics_ != nullptr) metrics_->SetTrainJobsRunning(running_);
+  }
+  Publish(*job, std::move(last));
+}
+
+absl::Status TrainJobManager::RunTraining(Job& job) {
+  const v1::TrainRequest& request = job.request;
+  // This thread's LibTorch threads: training must not take the serving cores.
+  at::set_num_threads(options_.threads);
+  auto info = [this, &job](v1::TrainPhase phase, std::string message) {
+    v1::TrainEvent event = LatestEvent(job);
+    event.set_phase(phase);
+    event.set_state(v1::TRAIN_JOB_STATE_RUNNING);
+    event.set_message(std::move(message));
+    event.clear_time();
+    Publish(job, std::move(event));
+  };
+  info(v1::TRAIN_PHASE_PREPARING, "reading the datasets");
+
+  absl::StatusOr<model::Dataset> train = LoadRequestDataset(request.train(), options_.data_root);
+  if (!train.ok()) {
+    return absl::Status(train.status().code(), absl::StrCat("train: ", train.status().message()));
+  }
+  absl::StatusOr<model::Dataset> dev = LoadRequestDataset(request.dev(), options_.data_root);
+  if (!dev.ok()) {
+    return absl::Status(dev.status().code(), absl::StrCat("dev: ", dev.status().message()));
+  }
+  const model::DatasetStats stats = model::ComputeStats(train->documents);
+  if (stats.documents == 0) return absl::InvalidArgumentError("train: the dataset is empty");
+  if (dev->documents.empty()) return absl::InvalidArgumentError("dev: the dataset is empty");
+  if (stats.documents > options_.max_train_documents ||
+      stats.characters > options_.max_train_characters) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "train: ", stats.documents, " documents of ", stats.characters,
+        " characters exceed this server's limits (", options_.max_train_documents, " documents, ",
+        options_.max_train_characters, " characters)"));
+  }
+  if (job.cancel.load()) return absl::CancelledError("cancelled before training began");
+
+  model::InitialModelSource source;
+  const std::string init =
+      request.init_checkpoint().empty() ? options_.default_init : request.init_checkpoint();
+  if (!init.empty()) {
+    absl::StatusOr<std::string> resolved = ResolveUnderRoot(options_.model_root, init);
+    if (!resolved.ok()) {
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat("init_checkpoint: ", resolved.status().message()));
+    }
+    source.init = *resolved;
+  } else {
+    absl::StatusOr<std::string> vocab = ResolveFile(options_.model_root, options_.vocab_path);
+    if (!vocab.ok()) return vocab.status();
+    source.vocab_path = *vocab;
+  }
+  std::vector<std::string> notes;
+  absl::StatusOr<model::Checkpoint> initial = model::BuildInitialModel(
+      job.config, train->documents, dev->documents,
+      train->scheme.value_or(model::TagScheme::kBio), source, &notes);
+  if (!initial.ok()) return initial.status();
+  for (std::string& note : notes) info(v1::TRAIN_PHASE_PREPARING, std::move(note));
+
+  const std::string out_dir = (fs::path(options_.model_root) / "jobs" / job.id).string();
+  model::TrainJob train_job;
+  train_job.config = job.config;
+  train_job.initial = *std::move(initial);
+  train_job.train = std::move(train->documents);
+  train_job.dev = dev->documents;  // kept for the promotion decision
+  train_job.out_dir = out_dir;
+  train_job.device = registry_->options().load.device;
+  train_job.train_path = request.train().path();
+  train_job.dev_path = request.dev().path();
+  train_job.init_from = init;
+
+  model::TrainHooks hooks;
+  hooks.cancel = &job.cancel;
+  hooks.on_event = [this, &job](const model::TrainEvent& event) {
+    v1::TrainEvent next = NextEvent(LatestEvent(job), event, options_.model_root);
+    next.set_state(v1::TRAIN_JOB_STATE_RUNNING);
+    if (metrics_ != nullptr) {
+      if (event.phase == model::TrainEvent::Phase::kStep) metrics_->TrainStepsDone(1);
+      metrics_->TrainProgress(
+          event.total_steps > 0 ? static_cast<double>(event.step) / event.total_steps : 0,
+          event.loss, event.dev ? std::optional<double>(event.dev->f1) : std::nullopt);
+    }
+    Publish(job, std::move(next));
+  };
+  absl::StatusOr<model::TrainResult> result = model::Train(std::move(train_job), hooks);
+  if (!result.ok()) return result.status();
+
+  // Promotion.
+  const std::string best =
+      fs::path(result->best_checkpoint).lexically_relative(options_.model_root).generic_string();
+  const double new_f1 = result->state.best_dev_f1.value_or(0);
+  v1::PromotePolicy policy = request.promote();
+  if (policy == v1::PROMOTE_POLICY_UNSPECIFIED) policy = v1::PROMOTE_POLICY_IF_BETTER;
+  std::string decision;
+  bool promote = policy == v1::PROMOTE_POLICY_ALWAYS;
+  if (policy == v1::PROMOTE_POLICY_IF_BETTER) {
+    absl::StatusOr<std::shared_ptr<const ServedModel>> serving =
+        registry_->Get(request.output_model());
+    if (!serving.ok()) {
+      promote = true;
+      decision = absl::StrCat("no model serves as '", request.output_model(), "'");
+    } else {
+      // The serving model scored on the same dev set, so the comparison is like for like.
+      info(v1::TRAIN_PHASE_PROMOTING,
+           absl::StrCat("scoring the serving '", request.output_model(), "' on the dev set"));
+      absl::StatusOr<model::Evaluation> current =
+          model::Evaluate(*(*serving)->recognizer, dev->documents);
+      if (!current.ok()) return current.status();
+      const double old_f1 = current->metrics.overall().f1();
+      promote = new_f1 >= old_f1;
+      decision = absl::StrFormat("dev F1 %.4f vs %.4f of the serving version %s", new_f1, old_f1,
+                                 (*serving)->version);
+    }
+  }
+  if (!promote) {
+    info(v1::TRAIN_PHASE_PROMOTING,
+         absl::StrCat("not promoted (", policy == v1::PROMOTE_POLICY_NEVER ? "policy NEVER"
+                                                                          : decision,
+                      "); checkpoint ", best));
+    return absl::OkStatus();
+  }
+  info(v1::TRAIN_PHASE_PROMOTING, absl::StrCat("loading ", best, " as '",
+                                               request.output_model(), "'"));
+  absl::StatusOr<std::shared_ptr<const ServedModel>> loaded =
+      registry_->Load(request.output_model(), best);
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(),
+                        absl::StrCat("promotion failed: ", loaded.status().message()));
+  }
+  if (on_models_changed_) on_models_changed_();
+  info(v1::TRAIN_PHASE_PROMOTING,
+       absl::StrCat("promoted to serving as '", request.output_model(), "' version ",
+                    (*loaded)->version, decision.empty() ? "" : absl::StrCat(" (", decision, ")")));
+  return absl::OkStatus();
+}
+
+}  // namespace ner::server

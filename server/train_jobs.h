@@ -1,0 +1,125 @@
+#ifndef NER_SERVER_TRAIN_JOBS_H_
+#define NER_SERVER_TRAIN_JOBS_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "ner/v1/ner.pb.h"
+#include "server/metrics.h"
+#include "server/model_registry.h"
+
+namespace ner::server {
+
+struct TrainJobsOptions {
+  // Checkpoint paths (init checkpoints, job outputs) are relative to it. Job outputs go to
+  // <model_root>/jobs/<job_id>/{best,last}.
+  std::string model_root = ".";
+  // Dataset paths are relative to it.
+  std::string data_root = ".";
+  // Default encoder checkpoint for requests without init_checkpoint, relative to model_root;
+  // empty = none (a random encoder of `preset`'s shape with `vocab_path`).
+  std::string default_init;
+  // Vocabulary of models trained without an init checkpoint (absolute, or relative to
+  // model_root); empty = such requests are INVALID_ARGUMENT.
+  std::string vocab_path;
+  // Encoder shape for requests that set none.
+  std::string preset = "nezha-tiny";
+  // Jobs training at once, >= 1; more are RESOURCE_EXHAUSTED.
+  int max_concurrent_jobs = 1;
+  // Finished jobs remembered for GetTrainJob/ListTrainJobs (oldest forgotten first), >= 1.
+  int max_retained_jobs = 64;
+  // LibTorch intra-op threads of a training thread, >= 1, so that serving keeps its cores.
+  int threads = 1;
+  // Limits of one request.
+  int max_epochs = 100;
+  int64_t max_train_documents = 1'000'000;
+  int64_t max_train_characters = 100'000'000;
+};
+
+// Runs Train requests as background jobs, one thread each. A job outlives the RPC that started
+// it: the Train stream and WatchTrainJob streams only watch it. Each job reads its datasets,
+// builds the model (model/train_setup.h), trains with model::Train (events become v1::TrainEvent
+// snapshots), then promotes the best checkpoint to serving under the request's output_model per
+// its policy. Thread-safe.
+class TrainJobManager {
+ public:
+  // Receives a job's events (full snapshots, in order; the last one has a final state). Called
+  // on the job's thread or the subscribing thread, never under the manager's locks.
+  using Listener = std::function<void(const v1::TrainEvent&)>;
+
+  // `registry` and `metrics` (not owned; metrics may be null) must outlive the manager.
+  // `on_models_changed` runs after a promotion.
+  TrainJobManager(TrainJobsOptions options, ModelRegistry* registry, ServerMetrics* metrics,
+                  std::function<void()> on_models_changed = {});
+  // Cancels every running job and waits for it (Shutdown()).
+  ~TrainJobManager();
+
+  TrainJobManager(const TrainJobManager&) = delete;
+  TrainJobManager& operator=(const TrainJobManager&) = delete;
+
+  // Validates `request` and starts a job. INVALID_ARGUMENT for a bad request (naming the field),
+  // RESOURCE_EXHAUSTED when max_concurrent_jobs are running, UNAVAILABLE after Shutdown().
+  // Dataset and checkpoint problems surface later, as the job's FAILED state.
+  absl::StatusOr<std::string> Submit(const v1::TrainRequest& request);
+
+  // NOT_FOUND for an unknown (or forgotten) id.
+  absl::StatusOr<v1::TrainJob> Get(absl::string_view job_id) const;
+  // Newest first.
+  std::vector<v1::TrainJob> List() const;
+  // Asks a job to stop; it ends CANCELLED at its next step, leaving its last checkpoints intact.
+  // A finished job is returned as it is. NOT_FOUND for an unknown id.
+  absl::StatusOr<v1::TrainJob> Cancel(absl::string_view job_id);
+
+  // Calls `listener` with the job's latest event now and with every later one, until the final
+  // one. Returns a handle for Unsubscribe. NOT_FOUND for an unknown id.
+  absl::StatusOr<int64_t> Subscribe(absl::string_view job_id, Listener listener);
+  // Stops calls to the listener (a call in progress may still finish).
+  void Unsubscribe(absl::string_view job_id, int64_t handle);
+
+  // Jobs running now.
+  int RunningJobs() const;
+  // Refuses new jobs, cancels the running ones and waits for their threads.
+  void Shutdown();
+
+ private:
+  struct Job;
+  void Run(std::shared_ptr<Job> job);
+  absl::Status RunTraining(Job& job);
+  // Records `event` as the job's latest and tells its listeners.
+  void Publish(Job& job, v1::TrainEvent event);
+  v1::TrainEvent LatestEvent(const Job& job) const;
+  void ForgetOldJobsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const TrainJobsOptions options_;
+  ModelRegistry* const registry_;
+  ServerMetrics* const metrics_;
+  const std::function<void()> on_models_changed_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // job ids, oldest first
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+// v1::TrainRequest's hyper-parameters over the paper's defaults; INVALID_ARGUMENT naming the
+// first bad field. `default_preset` applies when the request sets none.
+absl::Status ValidateTrainRequest(const v1::TrainRequest& request,
+                                  const TrainJobsOptions& options);
+
+}  // namespace ner::server
+
+#endif  // NER_SERVER_TRAIN_JOBS_H_

@@ -1,0 +1,32 @@
+#ifndef NER_SERVER_TRAIN_STREAM_H_
+#define NER_SERVER_TRAIN_STREAM_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <string>
+
+#include "ner/v1/ner.pb.h"
+#include "server/metrics.h"
+#include "server/train_jobs.h"
+
+namespace ner::server {
+
+// Streams the events of training job `job_id` (Train after submitting it, and WatchTrainJob):
+// the latest snapshot at once, then each new one, until the job's final event, after which the
+// stream ends OK. A slow reader only skips intermediate snapshots (each event is complete), so a
+// job never waits for its watchers and memory stays bounded. The client going away ends the
+// stream, never the job. NOT_FOUND for an unknown job. Deletes itself when done.
+grpc::ServerWriteReactor<v1::TrainEvent>* StartTrainEventStream(TrainJobManager* jobs,
+                                                                ServerMetrics* metrics,
+                                                                RpcMethod method,
+                                                                const std::string& job_id);
+
+// A stream that ends at once with `status`.
+grpc::ServerWriteReactor<v1::TrainEvent>* FailedTrainEventStream(ServerMetrics* metrics,
+                                                                 RpcMethod method,
+                                                                 const absl::Status& status);
+
+}  // namespace ner::server
+
+#endif  // NER_SERVER_TRAIN_STREAM_H_

@@ -1,0 +1,80 @@
+#ifndef NER_TESTS_SERVER_SERVER_TEST_UTIL_H_
+#define NER_TESTS_SERVER_SERVER_TEST_UTIL_H_
+
+#include <grpcpp/channel.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ner/v1/ner.grpc.pb.h"
+#include "prometheus/registry.h"
+#include "server/metrics.h"
+#include "server/metrics_endpoint.h"
+#include "server/model_registry.h"
+#include "server/ner_server.h"
+#include "server/server_config.h"
+
+namespace ner::server::testing {
+
+// A model root shared by the tests of one process, created on first use. It holds tiny
+// randomly initialised nezha-df-bilstm-crf checkpoints (tests/testing/tiny_model.h):
+//   tiny/      seed 7
+//   tiny2/     seed 11 (other weights, so another version)
+//   corrupt/   tiny with model.safetensors cut in half
+//   data/      (the data root) dev.jsonl: three labelled documents
+// Thread-compatible: call it from the test thread.
+const std::string& TestModelRoot();
+
+// Saves a tiny checkpoint with `seed` to `dir`.
+absl::Status SaveTinyCheckpoint(const std::string& dir, uint64_t seed);
+
+// A config for an in-process server: 127.0.0.1:0, no metrics endpoint, model root
+// TestModelRoot(), data root its data/, default model "tiny".
+ServerConfig TestConfig();
+
+// The real server, in-process, with a client stub over a real channel to it.
+class TestServer {
+ public:
+  // Loads config.default_model_path (when set) and starts serving; with `metrics_endpoint`
+  // also serves /metrics on 127.0.0.1:0.
+  static absl::StatusOr<std::unique_ptr<TestServer>> Start(const ServerConfig& config,
+                                                           bool metrics_endpoint = false);
+  ~TestServer();
+
+  v1::NerService::Stub& stub() { return *stub_; }
+  const std::string& address() const { return address_; }
+  ModelRegistry& registry() { return *registry_; }
+  NerServer& server() { return *server_; }
+  // The /metrics port (metrics_endpoint only).
+  int metrics_port() const;
+  // The registry in the Prometheus text format.
+  std::string MetricsText() const;
+  // The value of `series` exactly as written in MetricsText (e.g. `ner_queue_depth` or
+  // `ner_requests_total{code="OK",method="Recognize"}`), or nullopt when absent.
+  std::optional<double> Metric(const std::string& series) const;
+
+ private:
+  TestServer() = default;
+
+  std::shared_ptr<prometheus::Registry> prometheus_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<MetricsEndpoint> endpoint_;
+  std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<NerServer> server_;
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::NerService::Stub> stub_;
+};
+
+// Polls `condition` every few milliseconds for up to 10 s; its last value.
+bool Eventually(const std::function<bool()>& condition);
+
+// A plain HTTP/1.0 GET of `path` on 127.0.0.1:`port`; the body.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
+
+}  // namespace ner::server::testing
+
+#endif  // NER_TESTS_SERVER_SERVER_TEST_UTIL_H_

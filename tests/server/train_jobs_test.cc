@@ -1,0 +1,340 @@
+// Training jobs through the real gRPC API: Train streams events and promotes the result, jobs
+// outlive their streams, limits, cancellation, bad requests, and the bearer token.
+
+#include "server/train_jobs.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/client_context.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "server/ner_server.h"
+#include "tests/server/server_test_util.h"
+
+namespace ner::server {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TestConfig;
+using testing::TestServer;
+
+std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config) {
+  absl::StatusOr<std::unique_ptr<TestServer>> server = TestServer::Start(config);
+  if (!server.ok()) {
+    ADD_FAILURE() << server.status();
+    std::abort();
+  }
+  return *std::move(server);
+}
+
+ServerConfig TrainingConfig() {
+  ServerConfig config = TestConfig();
+  config.training.vocab_path = "tiny/vocab.txt";  // relative to the model root
+  config.training.threads = 1;
+  return config;
+}
+
+// A small bilstm-crf run on the three documents of data/dev.jsonl.
+v1::TrainRequest SmallRequest(const std::string& output_model, int epochs = 3) {
+  v1::TrainRequest request;
+  request.set_variant("bilstm-crf");
+  request.mutable_train()->set_path("dev.jsonl");
+  request.mutable_dev()->set_path("dev.jsonl");
+  request.set_output_model(output_model);
+  request.set_promote(v1::PROMOTE_POLICY_ALWAYS);
+  v1::Hyperparameters* h = request.mutable_hyperparameters();
+  h->set_epochs(epochs);
+  h->set_batch_size(2);
+  h->set_head_lr(1e-2);
+  h->set_seed(5);
+  h->mutable_adversarial()->set_method(v1::ADVERSARIAL_METHOD_FGM);
+  return request;
+}
+
+struct StreamResult {
+  std::vector<v1::TrainEvent> events;
+  grpc::Status status;
+};
+
+StreamResult ReadAll(std::unique_ptr<grpc::ClientReader<v1::TrainEvent>> reader) {
+  StreamResult result;
+  v1::TrainEvent event;
+  while (reader->Read(&event)) result.events.push_back(event);
+  result.status = reader->Finish();
+  return result;
+}
+
+TEST(TrainJobsTest, TrainStreamsProgressAndServesThePromotedModel) {
+  auto server = StartOrDie(TrainingConfig());
+  grpc::ClientContext context;
+  StreamResult result = ReadAll(server->stub().Train(&context, SmallRequest("trained")));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_FALSE(result.events.empty());
+  const v1::TrainEvent& last = result.events.back();
+  EXPECT_EQ(last.state(), v1::TRAIN_JOB_STATE_SUCCEEDED) << last.message();
+  EXPECT_EQ(last.phase(), v1::TRAIN_PHASE_DONE);
+  EXPECT_FALSE(last.job_id().empty());
+  EXPECT_EQ(last.epoch(), 3);
+  EXPECT_EQ(last.step(), last.total_steps());
+  EXPECT_TRUE(last.has_dev_f1());
+  EXPECT_THAT(last.checkpoint_path(), HasSubstr("jobs/" + last.job_id()));
+  bool saw_step = false;
+  for (const v1::TrainEvent& event : result.events) {
+    EXPECT_EQ(event.job_id(), last.job_id());
+    if (event.phase() == v1::TRAIN_PHASE_TRAINING && event.step() > 0) saw_step = true;
+  }
+  EXPECT_TRUE(saw_step);
+
+  // The job is remembered, and the promoted model answers requests.
+  grpc::ClientContext get_context;
+  v1::GetTrainJobRequest get;
+  get.set_job_id(last.job_id());
+  v1::TrainJob job;
+  ASSERT_TRUE(server->stub().GetTrainJob(&get_context, get, &job).ok());
+  EXPECT_EQ(job.latest().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job.request().output_model(), "trained");
+  EXPECT_TRUE(job.has_finished_at());
+
+  grpc::ClientContext list_context;
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(server->stub().ListModels(&list_context, v1::ListModelsRequest(), &models).ok());
+  bool found = false;
+  for (const v1::ModelInfo& model : models.models()) {
+    if (model.name() == "trained") {
+      found = true;
+      EXPECT_EQ(model.variant(), "bilstm-crf");
+      EXPECT_TRUE(model.serving());
+    }
+  }
+  EXPECT_TRUE(found);
+  // The job's checkpoint also loads by path, as any other.
+  grpc::ClientContext load_context;
+  v1::LoadModelRequest load;
+  load.set_name("by-path");
+  load.set_path(last.checkpoint_path());
+  v1::ModelInfo loaded;
+  ASSERT_TRUE(server->stub().LoadModel(&load_context, load, &loaded).ok());
+  EXPECT_EQ(loaded.variant(), "bilstm-crf");
+  EXPECT_THAT(loaded.entity_types(), ::testing::ElementsAre("LOC", "ORG", "PER"));
+
+  grpc::ClientContext recognize_context;
+  v1::RecognizeRequest recognize;
+  recognize.mutable_options()->set_model("trained");
+  recognize.add_documents()->set_text("张三在北京大学工作。");
+  v1::RecognizeResponse response;
+  EXPECT_TRUE(server->stub().Recognize(&recognize_context, recognize, &response).ok());
+}
+
+TEST(TrainJobsTest, PromotionIfBetterKeepsABetterServingModel) {
+  auto server = StartOrDie(TrainingConfig());
+  // One step of a fresh model cannot beat a model trained on the dev set itself for 30 epochs.
+  {
+    grpc::ClientContext context;
+    v1::TrainRequest request = SmallRequest("incumbent", 30);
+    StreamResult result = ReadAll(server->stub().Train(&context, request));
+    ASSERT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
+  }
+  absl::StatusOr<std::shared_ptr<const ServedModel>> before = server->registry().Get("incumbent");
+  ASSERT_TRUE(before.ok());
+  grpc::ClientContext context;
+  v1::TrainRequest request = SmallRequest("incumbent", 1);
+  request.set_promote(v1::PROMOTE_POLICY_IF_BETTER);
+  request.mutable_hyperparameters()->set_head_lr(1e-6);
+  StreamResult result = ReadAll(server->stub().Train(&context, request));
+  ASSERT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
+  bool not_promoted = false;
+  for (const v1::TrainEvent& event : result.events) {
+    if (event.message().find("not promoted") != std::string::npos) not_promoted = true;
+  }
+  EXPECT_TRUE(not_promoted);
+  EXPECT_EQ((*server->registry().Get("incumbent"))->version, (*before)->version);
+}
+
+TEST(TrainJobsTest, ADroppedStreamDoesNotStopTheJob) {
+  auto server = StartOrDie(TrainingConfig());
+  std::string job_id;
+  {
+    grpc::ClientContext context;
+    auto reader = server->stub().Train(&context, SmallRequest("dropped", 5));
+    v1::TrainEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    job_id = event.job_id();
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+  }
+  grpc::ClientContext watch_context;
+  v1::WatchTrainJobRequest watch;
+  watch.set_job_id(job_id);
+  StreamResult result = ReadAll(server->stub().WatchTrainJob(&watch_context, watch));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(result.events.back().epoch(), 5);
+}
+
+TEST(TrainJobsTest, JobsBeyondTheLimitAreRefusedAndCancelStopsAJob) {
+  auto server = StartOrDie(TrainingConfig());
+  grpc::ClientContext context;
+  auto reader = server->stub().Train(&context, SmallRequest("long", 100));
+  v1::TrainEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  const std::string job_id = event.job_id();
+
+  grpc::ClientContext second_context;
+  StreamResult second = ReadAll(server->stub().Train(&second_context, SmallRequest("other")));
+  EXPECT_EQ(second.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  grpc::ClientContext cancel_context;
+  v1::CancelTrainJobRequest cancel;
+  cancel.set_job_id(job_id);
+  v1::TrainJob job;
+  ASSERT_TRUE(server->stub().CancelTrainJob(&cancel_context, cancel, &job).ok());
+  v1::TrainEvent last = event;
+  while (reader->Read(&event)) last = event;
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(last.state(), v1::TRAIN_JOB_STATE_CANCELLED);
+  EXPECT_LT(last.epoch(), 100);
+
+  grpc::ClientContext list_context;
+  v1::ListTrainJobsResponse jobs;
+  ASSERT_TRUE(
+      server->stub().ListTrainJobs(&list_context, v1::ListTrainJobsRequest(), &jobs).ok());
+  ASSERT_EQ(jobs.jobs_size(), 1);
+  EXPECT_EQ(jobs.jobs(0).latest().state(), v1::TRAIN_JOB_STATE_CANCELLED);
+}
+
+TEST(TrainJobsTest, BadRequestsAreRefusedWithTheField) {
+  auto server = StartOrDie(TrainingConfig());
+  struct Case {
+    const char* name;
+    std::function<void(v1::TrainRequest&)> change;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"no output model", [](v1::TrainRequest& r) { r.clear_output_model(); }, "output_model"},
+      {"bad output model", [](v1::TrainRequest& r) { r.set_output_model("../x"); },
+       "output_model"},
+      {"negative epochs", [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_epochs(-1); },
+       "epochs"},
+      {"zero batch", [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_batch_size(0); },
+       "batch_size"},
+      {"bad variant", [](v1::TrainRequest& r) { r.set_variant("crf-only"); }, "variant"},
+      {"bad preset",
+       [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_preset("huge"); }, "preset"},
+      {"no dev", [](v1::TrainRequest& r) { r.clear_dev(); }, "dev"},
+      {"no train", [](v1::TrainRequest& r) { r.clear_train(); }, "train"},
+  };
+  for (const Case& c : cases) {
+    v1::TrainRequest request = SmallRequest("bad");
+    c.change(request);
+    grpc::ClientContext context;
+    StreamResult result = ReadAll(server->stub().Train(&context, request));
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name;
+    EXPECT_THAT(result.status.error_message(), HasSubstr(c.message)) << c.name;
+    EXPECT_TRUE(result.events.empty()) << c.name;
+  }
+
+  // Data problems are found by the job: it fails with the code and says why.
+  struct DataCase {
+    const char* path;
+    grpc::StatusCode code;
+  };
+  for (const DataCase& c : {DataCase{"../escape.jsonl", grpc::StatusCode::INVALID_ARGUMENT},
+                            DataCase{"/etc/passwd", grpc::StatusCode::INVALID_ARGUMENT},
+                            DataCase{"missing.jsonl", grpc::StatusCode::NOT_FOUND}}) {
+    v1::TrainRequest request = SmallRequest("bad");
+    request.mutable_train()->set_path(c.path);
+    grpc::ClientContext context;
+    StreamResult result = ReadAll(server->stub().Train(&context, request));
+    ASSERT_TRUE(result.status.ok()) << c.path;
+    ASSERT_FALSE(result.events.empty());
+    const v1::TrainEvent& last = result.events.back();
+    EXPECT_EQ(last.state(), v1::TRAIN_JOB_STATE_FAILED) << c.path;
+    EXPECT_EQ(last.error().code(), static_cast<int>(c.code)) << c.path << ": "
+                                                             << last.error().message();
+    EXPECT_THAT(last.error().message(), HasSubstr("train")) << c.path;
+  }
+
+  // An empty inline dataset.
+  v1::TrainRequest request = SmallRequest("bad");
+  request.mutable_train()->mutable_inline_documents();
+  grpc::ClientContext context;
+  StreamResult result = ReadAll(server->stub().Train(&context, request));
+  ASSERT_FALSE(result.events.empty());
+  EXPECT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_FAILED);
+  EXPECT_THAT(result.events.back().error().message(), HasSubstr("empty"));
+}
+
+TEST(TrainJobsTest, UnknownJobsAreNotFound) {
+  auto server = StartOrDie(TrainingConfig());
+  grpc::ClientContext context;
+  v1::GetTrainJobRequest get;
+  get.set_job_id("job-nope");
+  v1::TrainJob job;
+  EXPECT_EQ(server->stub().GetTrainJob(&context, get, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext watch_context;
+  v1::WatchTrainJobRequest watch;
+  watch.set_job_id("job-nope");
+  EXPECT_EQ(ReadAll(server->stub().WatchTrainJob(&watch_context, watch)).status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(TrainJobsTest, TheTokenGuardsTrainingEvaluationAndLoading) {
+  ServerConfig config = TrainingConfig();
+  config.auth_token = "s3cret-token";
+  auto server = StartOrDie(config);
+  const auto with_token = [](grpc::ClientContext& context, const std::string& token) {
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  };
+  for (const std::string& token : {std::string(), std::string("wrong")}) {
+    grpc::ClientContext train_context;
+    with_token(train_context, token);
+    StreamResult train = ReadAll(server->stub().Train(&train_context, SmallRequest("t")));
+    EXPECT_EQ(train.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(train.status.error_message(), ::testing::Not(HasSubstr("s3cret")));
+
+    grpc::ClientContext load_context;
+    with_token(load_context, token);
+    v1::LoadModelRequest load;
+    load.set_name("x");
+    load.set_path("tiny2");
+    v1::ModelInfo info;
+    EXPECT_EQ(server->stub().LoadModel(&load_context, load, &info).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+
+    grpc::ClientContext eval_context;
+    with_token(eval_context, token);
+    v1::EvaluateRequest evaluate;
+    evaluate.mutable_dataset()->set_path("dev.jsonl");
+    v1::EvaluateResponse scores;
+    EXPECT_EQ(server->stub().Evaluate(&eval_context, evaluate, &scores).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+
+    grpc::ClientContext cancel_context;
+    with_token(cancel_context, token);
+    v1::CancelTrainJobRequest cancel;
+    cancel.set_job_id("job-x");
+    v1::TrainJob job;
+    EXPECT_EQ(server->stub().CancelTrainJob(&cancel_context, cancel, &job).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // With the token they run; recognition never needs it.
+  grpc::ClientContext eval_context;
+  with_token(eval_context, "s3cret-token");
+  v1::EvaluateRequest evaluate;
+  evaluate.mutable_dataset()->set_path("dev.jsonl");
+  v1::EvaluateResponse scores;
+  EXPECT_TRUE(server->stub().Evaluate(&eval_context, evaluate, &scores).ok());
+  EXPECT_EQ(scores.documents(), 3);
+  grpc::ClientContext recognize_context;
+  v1::RecognizeRequest recognize;
+  recognize.add_documents()->set_text("李四去上海。");
+  v1::RecognizeResponse response;
+  EXPECT_TRUE(server->stub().Recognize(&recognize_context, recognize, &response).ok());
+}
+
+}  // namespace
+}  // namespace ner::server
