@@ -21,6 +21,14 @@ std::optional<double> DevF1FromProvenance(const std::string& provenance_json) {
   const nlohmann::json json =
       nlohmann::json::parse(provenance_json, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) return std::nullopt;
+  // `ner train` writes {"metrics": {"dev": {"f1": ...}}}; a flat "dev_f1" is accepted too.
+  if (const auto metrics = json.find("metrics"); metrics != json.end() && metrics->is_object()) {
+    if (const auto dev = metrics->find("dev"); dev != metrics->end() && dev->is_object()) {
+      if (const auto f1 = dev->find("f1"); f1 != dev->end() && f1->is_number()) {
+        return f1->get<double>();
+      }
+    }
+  }
   const auto it = json.find("dev_f1");
   if (it == json.end() || !it->is_number()) return std::nullopt;
   return it->get<double>();

@@ -532,9 +532,17 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   absl::StatusOr<model::TrainResult> result = model::Train(std::move(train_job), hooks);
   if (!result.ok()) return result.status();
 
-  // Promotion.
+  // Promotion. From here on the job's checkpoint is the best one, whatever was written last.
   const std::string best =
       fs::path(result->best_checkpoint).lexically_relative(options_.model_root).generic_string();
+  {
+    v1::TrainEvent event = LatestEvent(job);
+    event.set_phase(v1::TRAIN_PHASE_PROMOTING);
+    event.set_checkpoint_path(best);
+    event.set_message(absl::StrCat("best checkpoint ", best));
+    event.clear_time();
+    Publish(job, std::move(event));
+  }
   const double new_f1 = result->state.best_dev_f1.value_or(0);
   v1::PromotePolicy policy = request.promote();
   if (policy == v1::PROMOTE_POLICY_UNSPECIFIED) policy = v1::PROMOTE_POLICY_IF_BETTER;

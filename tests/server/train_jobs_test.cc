@@ -7,6 +7,7 @@
 #include <grpcpp/client_context.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "server/ner_server.h"
@@ -78,7 +79,7 @@ TEST(TrainJobsTest, TrainStreamsProgressAndServesThePromotedModel) {
   EXPECT_EQ(last.epoch(), 3);
   EXPECT_EQ(last.step(), last.total_steps());
   EXPECT_TRUE(last.has_dev_f1());
-  EXPECT_THAT(last.checkpoint_path(), HasSubstr("jobs/" + last.job_id()));
+  EXPECT_EQ(last.checkpoint_path(), "jobs/" + last.job_id() + "/best");
   bool saw_step = false;
   for (const v1::TrainEvent& event : result.events) {
     EXPECT_EQ(event.job_id(), last.job_id());
@@ -105,6 +106,12 @@ TEST(TrainJobsTest, TrainStreamsProgressAndServesThePromotedModel) {
       found = true;
       EXPECT_EQ(model.variant(), "bilstm-crf");
       EXPECT_TRUE(model.serving());
+      ASSERT_TRUE(model.has_dev_f1());  // from the checkpoint's provenance
+      double best_f1 = 0;
+      for (const v1::TrainEvent& event : result.events) {
+        if (event.has_dev_f1()) best_f1 = std::max(best_f1, event.dev_f1());
+      }
+      EXPECT_NEAR(model.dev_f1(), best_f1, 1e-9);
     }
   }
   EXPECT_TRUE(found);

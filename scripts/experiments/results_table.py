@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Renders the JSON lines of scripts/experiments/table4.sh as the Markdown table of docs/results.md.
+
+Usage: scripts/experiments/results_table.py [out/experiments/results.jsonl]
+"""
+import json
+import sys
+
+ROWS = ["bilstm-crf", "bert-bilstm-crf", "nezha-bilstm-crf", "nezha-df", "nezha-df-fgm",
+        "nezha-df-fgsm"]
+
+
+def main() -> None:
+    path = sys.argv[1] if len(sys.argv) > 1 else "out/experiments/results.jsonl"
+    with open(path, encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    lines.sort(key=lambda r: (r["dataset"], ROWS.index(r["row"]) if r["row"] in ROWS else 99,
+                              r.get("tag", "")))
+    print("| corpus | row | encoder | test P | test R | test F1 | train wall time | seed |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in lines:
+        t = r["test"]
+        minutes = r["train_seconds"] / 60
+        encoder = r.get("tag") or ("—" if r["row"] == "bilstm-crf" else "from scratch")
+        print(f"| {r['dataset']} | {r['row']} | {encoder} | {100 * t['precision']:.2f} | "
+              f"{100 * t['recall']:.2f} | **{100 * t['f1']:.2f}** | {minutes:.0f} min | "
+              f"{r['seed']} |")
+
+
+if __name__ == "__main__":
+    main()
