@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the main job. Until the server and its default model land, that is the
-# `ner` CLI on the shared corpora: data statistics of every split.
+# Sets up, builds and runs the main job: the gRPC NER service serving the shipped default model
+# (models/default, People's Daily PER/LOC/ORG; see models/README.md) on 0.0.0.0:50051, with
+# Prometheus metrics on 0.0.0.0:9090. Extra arguments go to ner-server (see docs/api.md), e.g.
+#   scripts/run.sh --listen_address=127.0.0.1:50051 --encoder_dtype=bfloat16
+# Stop it with Ctrl-C (SIGINT) or SIGTERM: it drains in-flight calls and exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/build.sh
-SHARED=${NER_SHARED_DIR:-$(cd .. && pwd)/shared}
-if [[ -d "$SHARED/data" ]]; then
-  exec "${BUILD_DIR:-build}"/tools/ner data stats "$SHARED"/data/resume/*.char.bmes \
-    "$SHARED"/data/peoples-daily/*.txt
+if [[ ! -f models/default/model.safetensors ]]; then
+  echo "run: no default model at models/default (see models/README.md)" >&2
+  exit 1
 fi
-echo "no corpora at $SHARED/data (set NER_SHARED_DIR); showing the CLI's help" >&2
-exec "${BUILD_DIR:-build}"/tools/ner
+SHARED=${NER_SHARED_DIR:-$(cd .. && pwd)/shared}
+data_root=.
+[[ -d "$SHARED/data" ]] && data_root="$SHARED/data"
+exec "${BUILD_DIR:-build}"/server/ner-server --model_root=models --default_model=default \
+  --data_root="$data_root" --train_vocab=default/vocab.txt "$@"
