@@ -1,12 +1,5 @@
 #include "model/checkpoint.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include <torch/torch.h>
@@ -33,34 +26,6 @@ std::map<std::string, torch::Tensor> ModelTensors(const NerModel& model) {
   return tensors;
 }
 
-void FsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-// Moves `temp` to `dir`, exchanging atomically when `dir` exists; the old contents end up in
-// `temp`, which the caller removes.
-absl::Status Publish(const std::string& temp, const std::string& dir) {
-  if (!fs::exists(dir)) {
-    if (::rename(temp.c_str(), dir.c_str()) != 0) {
-      return absl::InternalError(
-          absl::StrCat("cannot rename '", temp, "' to '", dir, "': ", std::strerror(errno)));
-    }
-    return absl::OkStatus();
-  }
-  if (!fs::is_directory(dir)) {
-    return absl::FailedPreconditionError(absl::StrCat("'", dir, "' exists and is not a directory"));
-  }
-  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot swap '", temp, "' into '", dir, "': ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status SaveCheckpoint(const std::string& dir, const Checkpoint& checkpoint) {
@@ -68,55 +33,32 @@ absl::Status SaveCheckpoint(const std::string& dir, const Checkpoint& checkpoint
   if (!checkpoint.model || checkpoint.vocab == nullptr) {
     return absl::InvalidArgumentError("checkpoint has no model or no vocabulary");
   }
-  static std::atomic<int> counter{0};
-  fs::path target = fs::absolute(fs::path(dir).lexically_normal());
-  if (target.filename().empty()) target = target.parent_path();
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot create '", target.parent_path().string(),
-                                            "': ", ec.message()));
-  }
-  const std::string temp =
-      absl::StrCat(target.string(), ".tmp.", ::getpid(), ".", counter++);
-  fs::remove_all(temp, ec);
-  if (!fs::create_directory(temp, ec) || ec) {
-    return absl::InternalError(absl::StrCat("cannot create '", temp, "': ", ec.message()));
-  }
-  auto fail = [&](absl::Status status) {
-    std::error_code ignored;
-    fs::remove_all(temp, ignored);
-    return status;
-  };
-  if (absl::Status s = WriteFileAtomically(temp + "/" + kConfigFile, checkpoint.config.ToJson());
-      !s.ok()) {
-    return fail(s);
-  }
-  if (absl::Status s = WriteFileAtomically(temp + "/" + kVocabFile, checkpoint.vocab->Serialize());
-      !s.ok()) {
-    return fail(s);
-  }
-  std::map<std::string, torch::Tensor> tensors;
-  try {
-    torch::NoGradGuard no_grad;
-    for (auto& [name, tensor] : ModelTensors(checkpoint.model)) {
-      tensors[name] = tensor.detach().to(torch::kCPU).contiguous();
+  // The files are written into a temporary sibling directory that replaces `dir` in one rename.
+  return ReplaceDirectoryAtomically(dir, [&](const std::string& temp) -> absl::Status {
+    if (absl::Status s = WriteFileAtomically(temp + "/" + kConfigFile, checkpoint.config.ToJson());
+        !s.ok()) {
+      return s;
     }
-  } catch (const c10::Error& e) {
-    return fail(absl::InternalError(
-        absl::StrCat("cannot copy weights for saving: ", e.what_without_backtrace())));
-  }
-  if (absl::Status s = SaveStateDict(temp + "/" + kWeightsFile, tensors,
-                                     {{"format", "ner-service-checkpoint"},
-                                      {"variant", std::string(VariantName(checkpoint.config.variant))}});
-      !s.ok()) {
-    return fail(s);
-  }
-  FsyncDir(temp);
-  if (absl::Status s = Publish(temp, target.string()); !s.ok()) return fail(s);
-  FsyncDir(target.parent_path().string());
-  fs::remove_all(temp, ec);  // After an exchange it holds the previous checkpoint.
-  return absl::OkStatus();
+    if (absl::Status s =
+            WriteFileAtomically(temp + "/" + kVocabFile, checkpoint.vocab->Serialize());
+        !s.ok()) {
+      return s;
+    }
+    std::map<std::string, torch::Tensor> tensors;
+    try {
+      torch::NoGradGuard no_grad;
+      for (auto& [name, tensor] : ModelTensors(checkpoint.model)) {
+        tensors[name] = tensor.detach().to(torch::kCPU).contiguous();
+      }
+    } catch (const c10::Error& e) {
+      return absl::InternalError(
+          absl::StrCat("cannot copy weights for saving: ", e.what_without_backtrace()));
+    }
+    return SaveStateDict(
+        temp + "/" + kWeightsFile, tensors,
+        {{"format", "ner-service-checkpoint"},
+         {"variant", std::string(VariantName(checkpoint.config.variant))}});
+  });
 }
 
 absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, const LoadOptions& options) {

@@ -20,11 +20,8 @@
 #include "model/tokenizer.h"
 #include "model/trainer_optimizer.h"
 #include "model/utf8.h"
+#include "model/version.h"
 #include "nlohmann/json.hpp"
-
-#ifndef NER_GIT_VERSION
-#define NER_GIT_VERSION "unknown"
-#endif
 
 namespace ner::model {
 namespace {
@@ -324,7 +321,7 @@ class TrainingRun {
   std::string Provenance(const EpochRecord& record) const {
     json out = {
         {"created_by", "ner train"},
-        {"code_version", NER_GIT_VERSION},
+        {"code_version", CodeVersion()},
         {"date", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())},
         {"train", DataJson(state_.train_path, train_stats_)},
         {"dev", DataJson(state_.dev_path, dev_stats_)},

@@ -1,12 +1,5 @@
 #include "model/trainer_state.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -31,31 +24,6 @@ std::optional<DevScores> ParseDev(const json& in) {
   if (in.is_null()) return std::nullopt;
   return DevScores{in.at("precision").get<double>(), in.at("recall").get<double>(),
                    in.at("f1").get<double>()};
-}
-
-void FsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-// Moves the finished `temp` directory to `dir`: a plain rename when `dir` does not exist, else
-// an atomic exchange (the previous contents end up in `temp`).
-absl::Status Publish(const std::string& temp, const std::string& dir) {
-  if (!fs::exists(dir)) {
-    if (::rename(temp.c_str(), dir.c_str()) != 0) {
-      return absl::InternalError(
-          absl::StrCat("cannot rename '", temp, "' to '", dir, "': ", std::strerror(errno)));
-    }
-    return absl::OkStatus();
-  }
-  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot swap '", temp, "' into '", dir, "': ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -132,35 +100,19 @@ absl::StatusOr<TrainerState> ParseTrainerState(absl::string_view text) {
 
 absl::Status SaveTrainingSnapshot(const std::string& dir, const Checkpoint& checkpoint,
                                   const TensorMap& optimizer_state, const TrainerState& state) {
-  static std::atomic<int> counter{0};
-  fs::path target = fs::absolute(fs::path(dir).lexically_normal());
-  if (target.filename().empty()) target = target.parent_path();
-  if (fs::exists(target) && !fs::is_directory(target)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("'", target.string(), "' exists and is not a directory"));
-  }
-  const std::string temp = absl::StrCat(target.string(), ".tmp.", ::getpid(), ".", counter++);
-  std::error_code ec;
-  fs::remove_all(temp, ec);
-  auto fail = [&](const absl::Status& status) {
-    std::error_code ignored;
-    fs::remove_all(temp, ignored);
+  absl::Status status = ReplaceDirectoryAtomically(dir, [&](const std::string& temp) {
+    if (absl::Status s = SaveCheckpoint(temp, checkpoint); !s.ok()) return s;
+    if (absl::Status s = SaveStateDict(temp + "/" + kOptimizerFile, optimizer_state,
+                                       {{"format", "ner-adamw-state"}});
+        !s.ok()) {
+      return s;
+    }
+    return WriteFileAtomically(temp + "/" + kStateFile, state.ToJson());
+  });
+  if (!status.ok()) {
     return absl::Status(status.code(),
                         absl::StrCat("saving snapshot '", dir, "': ", status.message()));
-  };
-  if (absl::Status s = SaveCheckpoint(temp, checkpoint); !s.ok()) return fail(s);
-  if (absl::Status s = SaveStateDict(temp + "/" + kOptimizerFile, optimizer_state,
-                                     {{"format", "ner-adamw-state"}});
-      !s.ok()) {
-    return fail(s);
   }
-  if (absl::Status s = WriteFileAtomically(temp + "/" + kStateFile, state.ToJson()); !s.ok()) {
-    return fail(s);
-  }
-  FsyncDir(temp);
-  if (absl::Status s = Publish(temp, target.string()); !s.ok()) return fail(s);
-  FsyncDir(target.parent_path().string());
-  fs::remove_all(temp, ec);  // After an exchange it holds the previous snapshot.
   return absl::OkStatus();
 }
 

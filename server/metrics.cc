@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "model/version.h"
 
 namespace ner::server {
 namespace {
@@ -173,7 +174,7 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
       .Name("ner_build_info")
       .Help("1, labelled with the server's version")
       .Register(registry)
-      .Add({{"version", NER_GIT_VERSION}})
+      .Add({{"version", CodeVersion()}})
       .Set(1);
   auto& latency = prometheus::BuildHistogram()
                       .Name("ner_request_latency_seconds")
