@@ -23,10 +23,10 @@ BUILD_PACKAGES=(
 )
 
 # Tools that check the deployment files (scripts/check_deploy.sh, the ctest `deploy_check`):
-# promtool comes with Debian's prometheus, which scripts/prometheus_smoke.sh also starts.
-# Installed with the build packages.
+# promtool comes with Debian's prometheus, which scripts/prometheus_smoke.sh (ctest
+# `prometheus_smoke`) also starts and queries with curl. Installed with the build packages.
 CHECK_PACKAGES=(
-  prometheus yamllint
+  prometheus yamllint curl
 )
 
 RUNTIME_PACKAGES=(
