@@ -24,9 +24,10 @@ BUILD_PACKAGES=(
 
 # Tools that check the deployment files (scripts/check_deploy.sh, the ctest `deploy_check`):
 # promtool comes with Debian's prometheus, which scripts/prometheus_smoke.sh (ctest
-# `prometheus_smoke`) also starts and queries with curl. Installed with the build packages.
+# `prometheus_smoke`) also starts and queries with curl; openssl makes the certificates of the
+# TLS/mTLS tests. Installed with the build packages.
 CHECK_PACKAGES=(
-  prometheus yamllint curl
+  prometheus yamllint curl openssl
 )
 
 RUNTIME_PACKAGES=(
