@@ -20,6 +20,7 @@
 #include "server/dataset_source.h"
 #include "server/proto_convert.h"
 #include "server/root_path.h"
+#include "server/train_request.h"
 
 namespace ner::server {
 
@@ -44,134 +45,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool IsFinal(v1::TrainJobState state) {
-  return state == v1::TRAIN_JOB_STATE_SUCCEEDED || state == v1::TRAIN_JOB_STATE_FAILED ||
-         state == v1::TRAIN_JOB_STATE_CANCELLED;
-}
-
 std::string NewJobId() {
   static absl::Mutex mu(absl::kConstInit);
   static std::mt19937_64* rng = new std::mt19937_64(std::random_device{}());
   absl::MutexLock lock(&mu);
-  return absl::StrFormat("job-%s-%08x", absl::FormatTime("%Y%m%d%H%M%S", absl::Now(),
-                                                         absl::UTCTimeZone()),
+  return absl::StrFormat("job-%s-%08x",
+                         absl::FormatTime("%Y%m%d%H%M%S", absl::Now(), absl::UTCTimeZone()),
                          static_cast<uint32_t>((*rng)()));
-}
-
-absl::StatusOr<model::AdversarialMethod> FromProto(v1::AdversarialMethod method) {
-  switch (method) {
-    case v1::ADVERSARIAL_METHOD_UNSPECIFIED:
-    case v1::ADVERSARIAL_METHOD_FGM:
-      return model::AdversarialMethod::kFgm;
-    case v1::ADVERSARIAL_METHOD_NONE:
-      return model::AdversarialMethod::kNone;
-    case v1::ADVERSARIAL_METHOD_FGSM:
-      return model::AdversarialMethod::kFgsm;
-    case v1::ADVERSARIAL_METHOD_PGD:
-      return model::AdversarialMethod::kPgd;
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("hyperparameters.adversarial.method: unknown value ", method));
-}
-
-// The paper's defaults overridden by the request.
-absl::StatusOr<model::TrainConfig> TrainConfigFromRequest(const v1::TrainRequest& request,
-                                                          const TrainJobsOptions& options) {
-  model::TrainConfig config;
-  config.preset = options.preset;
-  if (!request.variant().empty()) {
-    absl::StatusOr<model::Variant> variant = model::ParseVariant(request.variant());
-    if (!variant.ok()) return absl::InvalidArgumentError(absl::StrCat("variant: ",
-                                                                      variant.status().message()));
-    config.variant = *variant;
-  }
-  const v1::Hyperparameters& h = request.hyperparameters();
-  if (h.has_epochs()) {
-    if (h.epochs() < 1 || h.epochs() > options.max_epochs) {
-      return absl::InvalidArgumentError(absl::StrCat("hyperparameters.epochs must be in [1, ",
-                                                     options.max_epochs, "], not ", h.epochs()));
-    }
-    config.epochs = h.epochs();
-  }
-  if (h.has_batch_size()) config.batch_size = h.batch_size();
-  if (h.has_encoder_lr()) config.encoder_lr = h.encoder_lr();
-  if (h.has_head_lr()) config.head_lr = h.head_lr();
-  if (h.has_warmup_ratio()) config.warmup_fraction = h.warmup_ratio();
-  if (h.has_max_chars()) config.max_chars = h.max_chars();
-  if (h.has_seed()) config.seed = h.seed();
-  if (h.has_preset()) config.preset = h.preset();
-  if (h.has_early_stopping_patience()) config.early_stopping_patience = h.early_stopping_patience();
-  if (h.has_adversarial()) {
-    absl::StatusOr<model::AdversarialMethod> method = FromProto(h.adversarial().method());
-    if (!method.ok()) return method.status();
-    config.adversarial.method = *method;
-    if (h.adversarial().has_epsilon()) config.adversarial.epsilon = h.adversarial().epsilon();
-    if (h.adversarial().has_pgd_steps()) config.adversarial.pgd_steps = h.adversarial().pgd_steps();
-  }
-  if (absl::Status s = config.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("hyperparameters: ", s.message()));
-  }
-  if (absl::StatusOr<model::EncoderConfig> preset = model::EncoderPreset(config.preset);
-      !preset.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hyperparameters.preset: ", preset.status().message()));
-  }
-  return config;
-}
-
-v1::TrainPhase ToPhase(model::TrainEvent::Phase phase, v1::TrainPhase previous) {
-  using Phase = model::TrainEvent::Phase;
-  switch (phase) {
-    case Phase::kInfo:
-      return previous;
-    case Phase::kStarted:
-    case Phase::kStep:
-      return v1::TRAIN_PHASE_TRAINING;
-    case Phase::kEvaluated:
-      return v1::TRAIN_PHASE_EVALUATING;
-    case Phase::kCheckpoint:
-      return v1::TRAIN_PHASE_CHECKPOINTING;
-    case Phase::kFinished:
-      return v1::TRAIN_PHASE_PROMOTING;
-    case Phase::kCancelled:
-      return v1::TRAIN_PHASE_DONE;
-  }
-  return previous;
-}
-
-// The next snapshot: `previous` updated with the trainer's `event`. Paths are made relative to
-// the model root.
-v1::TrainEvent NextEvent(const v1::TrainEvent& previous, const model::TrainEvent& event,
-                         const std::string& model_root) {
-  v1::TrainEvent next = previous;
-  next.set_phase(ToPhase(event.phase, previous.phase()));
-  next.set_epoch(event.epoch);
-  if (event.total_steps > 0) {
-    next.set_step(event.step);
-    next.set_total_steps(event.total_steps);
-  }
-  if (event.phase == model::TrainEvent::Phase::kStep ||
-      event.phase == model::TrainEvent::Phase::kEvaluated) {
-    next.set_loss(static_cast<float>(event.loss));
-  }
-  if (event.chars_per_second > 0) next.set_chars_per_second(event.chars_per_second);
-  if (event.dev) {
-    next.set_dev_precision(event.dev->precision);
-    next.set_dev_recall(event.dev->recall);
-    next.set_dev_f1(event.dev->f1);
-  }
-  if (event.eta > absl::ZeroDuration() && event.eta < absl::InfiniteDuration()) {
-    next.set_eta_seconds(absl::ToDoubleSeconds(event.eta));
-  }
-  if (!event.checkpoint_path.empty()) {
-    next.set_checkpoint_path(
-        fs::path(event.checkpoint_path).lexically_relative(model_root).generic_string());
-  }
-  next.set_message(event.message);
-  *next.mutable_time() = ToTimestamp(absl::Now());
-  return next;
 }
 
 // `path` if absolute, else under `root` (confined to it).
@@ -181,34 +61,6 @@ absl::StatusOr<std::string> ResolveFile(absl::string_view root, const std::strin
 }
 
 }  // namespace
-
-absl::Status ValidateTrainRequest(const v1::TrainRequest& request,
-                                  const TrainJobsOptions& options) {
-  if (absl::Status s = ValidateModelName(request.output_model()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("output_model: ", s.message()));
-  }
-  if (request.train().source_case() == v1::Dataset::SOURCE_NOT_SET) {
-    return absl::InvalidArgumentError("train: a path or inline documents are required");
-  }
-  if (request.dev().source_case() == v1::Dataset::SOURCE_NOT_SET) {
-    return absl::InvalidArgumentError("dev: a path or inline documents are required");
-  }
-  if (!v1::PromotePolicy_IsValid(request.promote())) {
-    return absl::InvalidArgumentError(absl::StrCat("promote: unknown value ", request.promote()));
-  }
-  if (request.init_checkpoint().empty() && options.default_init.empty() &&
-      options.vocab_path.empty()) {
-    return absl::InvalidArgumentError(
-        "init_checkpoint is required: this server has neither --train_init nor --train_vocab");
-  }
-  absl::StatusOr<model::TrainConfig> config = TrainConfigFromRequest(request, options);
-  if (!config.ok()) return config.status();
-  if (!request.init_checkpoint().empty() && !model::HasEncoder(config->variant)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "init_checkpoint needs a variant with an encoder, not ", request.variant()));
-  }
-  return absl::OkStatus();
-}
 
 TrainJobManager::TrainJobManager(TrainJobsOptions options, ModelRegistry* registry,
                                  ServerMetrics* metrics, std::function<void()> on_models_changed)
@@ -220,18 +72,20 @@ TrainJobManager::TrainJobManager(TrainJobsOptions options, ModelRegistry* regist
 TrainJobManager::~TrainJobManager() { Shutdown(); }
 
 absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& request) {
-  if (absl::Status s = ValidateTrainRequest(request, options_); !s.ok()) return s;
+  absl::StatusOr<model::TrainConfig> config = ValidateTrainRequest(request, options_);
+  if (!config.ok()) return config.status();
   auto job = std::make_shared<Job>();
   job->request = request;
-  job->config = *TrainConfigFromRequest(request, options_);
+  job->config = *std::move(config);
   job->created_at = absl::Now();
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::UnavailableError("the server is shutting down");
     if (running_ >= options_.max_concurrent_jobs) {
       return absl::ResourceExhaustedError(
-          absl::StrCat(running_, " training job(s) running, the most this server runs at once; "
-                                 "retry when one has finished"));
+          absl::StrCat(running_,
+                       " training job(s) running, the most this server runs at once; "
+                       "retry when one has finished"));
     }
     do {
       job->id = NewJobId();
@@ -294,9 +148,9 @@ void TrainJobManager::Publish(Job& job, v1::TrainEvent event) {
     event.set_job_id(job.id);
     if (!event.has_time()) *event.mutable_time() = ToTimestamp(absl::Now());
     job.latest = event;
-    if (IsFinal(event.state())) job.finished_at = absl::Now();
+    if (IsFinalState(event.state())) job.finished_at = absl::Now();
     for (const auto& [handle, listener] : job.listeners) listeners.push_back(listener);
-    if (IsFinal(event.state())) job.listeners.clear();
+    if (IsFinalState(event.state())) job.listeners.clear();
   }
   for (const Listener& listener : listeners) listener(event);
 }
@@ -318,7 +172,7 @@ absl::StatusOr<int64_t> TrainJobManager::Subscribe(absl::string_view job_id, Lis
   {
     absl::MutexLock lock(&job->mu);
     latest = job->latest;
-    if (!IsFinal(latest.state())) job->listeners[handle] = listener;
+    if (!IsFinalState(latest.state())) job->listeners[handle] = listener;
   }
   listener(latest);
   return handle;
@@ -430,16 +284,16 @@ void TrainJobManager::Run(std::shared_ptr<Job> job) {
     last.set_state(v1::TRAIN_JOB_STATE_SUCCEEDED);
   } else if (absl::IsCancelled(status) || job->cancel.load()) {
     last.set_state(v1::TRAIN_JOB_STATE_CANCELLED);
-    last.set_message(absl::StrCat("cancelled; the checkpoints written so far are intact: ",
-                                  status.message()));
+    last.set_message(
+        absl::StrCat("cancelled; the checkpoints written so far are intact: ", status.message()));
   } else {
     last.set_state(v1::TRAIN_JOB_STATE_FAILED);
     last.mutable_error()->set_code(static_cast<int>(status.code()));
     last.mutable_error()->set_message(std::string(status.message()));
     last.set_message(absl::StrCat("failed: ", status.message()));
   }
-  LogInfo(absl::StrCat("training job ", job->id, " ended: ",
-                       v1::TrainJobState_Name(last.state()), " (", last.message(), ")"));
+  LogInfo(absl::StrCat("training job ", job->id, " ended: ", v1::TrainJobState_Name(last.state()),
+                       " (", last.message(), ")"));
   {
     absl::MutexLock lock(&mu_);
     --running_;
@@ -475,10 +329,10 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   if (dev->documents.empty()) return absl::InvalidArgumentError("dev: the dataset is empty");
   if (stats.documents > options_.max_train_documents ||
       stats.characters > options_.max_train_characters) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "train: ", stats.documents, " documents of ", stats.characters,
-        " characters exceed this server's limits (", options_.max_train_documents, " documents, ",
-        options_.max_train_characters, " characters)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("train: ", stats.documents, " documents of ", stats.characters,
+                     " characters exceed this server's limits (", options_.max_train_documents,
+                     " documents, ", options_.max_train_characters, " characters)"));
   }
   if (job.cancel.load()) return absl::CancelledError("cancelled before training began");
 
@@ -498,9 +352,9 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
     source.vocab_path = *vocab;
   }
   std::vector<std::string> notes;
-  absl::StatusOr<model::Checkpoint> initial = model::BuildInitialModel(
-      job.config, train->documents, dev->documents,
-      train->scheme.value_or(model::TagScheme::kBio), source, &notes);
+  absl::StatusOr<model::Checkpoint> initial =
+      model::BuildInitialModel(job.config, train->documents, dev->documents,
+                               train->scheme.value_or(model::TagScheme::kBio), source, &notes);
   if (!initial.ok()) return initial.status();
   for (std::string& note : notes) info(v1::TRAIN_PHASE_PREPARING, std::move(note));
 
@@ -519,7 +373,7 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   model::TrainHooks hooks;
   hooks.cancel = &job.cancel;
   hooks.on_event = [this, &job](const model::TrainEvent& event) {
-    v1::TrainEvent next = NextEvent(LatestEvent(job), event, options_.model_root);
+    v1::TrainEvent next = NextTrainEvent(LatestEvent(job), event, options_.model_root);
     next.set_state(v1::TRAIN_JOB_STATE_RUNNING);
     if (metrics_ != nullptr) {
       if (event.phase == model::TrainEvent::Phase::kStep) metrics_->TrainStepsDone(1);
@@ -569,13 +423,13 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   }
   if (!promote) {
     info(v1::TRAIN_PHASE_PROMOTING,
-         absl::StrCat("not promoted (", policy == v1::PROMOTE_POLICY_NEVER ? "policy NEVER"
-                                                                          : decision,
+         absl::StrCat("not promoted (",
+                      policy == v1::PROMOTE_POLICY_NEVER ? "policy NEVER" : decision,
                       "); checkpoint ", best));
     return absl::OkStatus();
   }
-  info(v1::TRAIN_PHASE_PROMOTING, absl::StrCat("loading ", best, " as '",
-                                               request.output_model(), "'"));
+  info(v1::TRAIN_PHASE_PROMOTING,
+       absl::StrCat("loading ", best, " as '", request.output_model(), "'"));
   absl::StatusOr<std::shared_ptr<const ServedModel>> loaded =
       registry_->Load(request.output_model(), best);
   if (!loaded.ok()) {

@@ -115,11 +115,6 @@ class TrainJobManager {
   int64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
-// v1::TrainRequest's hyper-parameters over the paper's defaults; INVALID_ARGUMENT naming the
-// first bad field. `default_preset` applies when the request sets none.
-absl::Status ValidateTrainRequest(const v1::TrainRequest& request,
-                                  const TrainJobsOptions& options);
-
 }  // namespace ner::server
 
 #endif  // NER_SERVER_TRAIN_JOBS_H_

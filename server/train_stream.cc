@@ -7,14 +7,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "server/rpc_scope.h"
+#include "server/train_request.h"
 
 namespace ner::server {
 namespace {
-
-bool IsFinal(v1::TrainJobState state) {
-  return state == v1::TRAIN_JOB_STATE_SUCCEEDED || state == v1::TRAIN_JOB_STATE_FAILED ||
-         state == v1::TRAIN_JOB_STATE_CANCELLED;
-}
 
 // Owned by a shared_ptr to itself (self_) until OnDone, and by the job's listener, so a listener
 // call in progress keeps it alive however the stream ends. gRPC operations are started outside
@@ -29,10 +25,8 @@ class TrainEventStream final : public grpc::ServerWriteReactor<v1::TrainEvent>,
   void Start(std::shared_ptr<TrainEventStream> self, const std::string& job_id) {
     self_ = std::move(self);
     job_id_ = job_id;
-    absl::StatusOr<int64_t> handle =
-        jobs_->Subscribe(job_id, [stream = self_](const v1::TrainEvent& event) {
-          stream->Offer(event);
-        });
+    absl::StatusOr<int64_t> handle = jobs_->Subscribe(
+        job_id, [stream = self_](const v1::TrainEvent& event) { stream->Offer(event); });
     if (!handle.ok()) {
       FinishOnce(handle.status());
       return;
@@ -82,7 +76,7 @@ class TrainEventStream final : public grpc::ServerWriteReactor<v1::TrainEvent>,
         finished_ = true;
         finish = true;
         status = absl::CancelledError("the client went away; the job goes on");
-      } else if (IsFinal(buffer_.state())) {
+      } else if (IsFinalState(buffer_.state())) {
         writing_ = false;
         finished_ = true;
         finish = true;

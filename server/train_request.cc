@@ -1,0 +1,167 @@
+#include "server/train_request.h"
+
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "model/adversarial.h"
+#include "model/model_config.h"
+#include "server/model_registry.h"
+#include "server/proto_convert.h"
+
+namespace ner::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<model::AdversarialMethod> FromProto(v1::AdversarialMethod method) {
+  switch (method) {
+    case v1::ADVERSARIAL_METHOD_UNSPECIFIED:
+    case v1::ADVERSARIAL_METHOD_FGM:
+      return model::AdversarialMethod::kFgm;
+    case v1::ADVERSARIAL_METHOD_NONE:
+      return model::AdversarialMethod::kNone;
+    case v1::ADVERSARIAL_METHOD_FGSM:
+      return model::AdversarialMethod::kFgsm;
+    case v1::ADVERSARIAL_METHOD_PGD:
+      return model::AdversarialMethod::kPgd;
+    default:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("hyperparameters.adversarial.method: unknown value ", method));
+}
+
+// The paper's defaults overridden by the request.
+absl::StatusOr<model::TrainConfig> TrainConfigFromRequest(const v1::TrainRequest& request,
+                                                          const TrainJobsOptions& options) {
+  model::TrainConfig config;
+  config.preset = options.preset;
+  if (!request.variant().empty()) {
+    absl::StatusOr<model::Variant> variant = model::ParseVariant(request.variant());
+    if (!variant.ok())
+      return absl::InvalidArgumentError(absl::StrCat("variant: ", variant.status().message()));
+    config.variant = *variant;
+  }
+  const v1::Hyperparameters& h = request.hyperparameters();
+  if (h.has_epochs()) {
+    if (h.epochs() < 1 || h.epochs() > options.max_epochs) {
+      return absl::InvalidArgumentError(absl::StrCat("hyperparameters.epochs must be in [1, ",
+                                                     options.max_epochs, "], not ", h.epochs()));
+    }
+    config.epochs = h.epochs();
+  }
+  if (h.has_batch_size()) config.batch_size = h.batch_size();
+  if (h.has_encoder_lr()) config.encoder_lr = h.encoder_lr();
+  if (h.has_head_lr()) config.head_lr = h.head_lr();
+  if (h.has_warmup_ratio()) config.warmup_fraction = h.warmup_ratio();
+  if (h.has_max_chars()) config.max_chars = h.max_chars();
+  if (h.has_seed()) config.seed = h.seed();
+  if (h.has_preset()) config.preset = h.preset();
+  if (h.has_early_stopping_patience()) config.early_stopping_patience = h.early_stopping_patience();
+  if (h.has_adversarial()) {
+    absl::StatusOr<model::AdversarialMethod> method = FromProto(h.adversarial().method());
+    if (!method.ok()) return method.status();
+    config.adversarial.method = *method;
+    if (h.adversarial().has_epsilon()) config.adversarial.epsilon = h.adversarial().epsilon();
+    if (h.adversarial().has_pgd_steps()) config.adversarial.pgd_steps = h.adversarial().pgd_steps();
+  }
+  if (absl::Status s = config.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("hyperparameters: ", s.message()));
+  }
+  if (absl::StatusOr<model::EncoderConfig> preset = model::EncoderPreset(config.preset);
+      !preset.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hyperparameters.preset: ", preset.status().message()));
+  }
+  return config;
+}
+
+v1::TrainPhase ToPhase(model::TrainEvent::Phase phase, v1::TrainPhase previous) {
+  using Phase = model::TrainEvent::Phase;
+  switch (phase) {
+    case Phase::kInfo:
+      return previous;
+    case Phase::kStarted:
+    case Phase::kStep:
+      return v1::TRAIN_PHASE_TRAINING;
+    case Phase::kEvaluated:
+      return v1::TRAIN_PHASE_EVALUATING;
+    case Phase::kCheckpoint:
+      return v1::TRAIN_PHASE_CHECKPOINTING;
+    case Phase::kFinished:
+      return v1::TRAIN_PHASE_PROMOTING;
+    case Phase::kCancelled:
+      return v1::TRAIN_PHASE_DONE;
+  }
+  return previous;
+}
+
+}  // namespace
+
+bool IsFinalState(v1::TrainJobState state) {
+  return state == v1::TRAIN_JOB_STATE_SUCCEEDED || state == v1::TRAIN_JOB_STATE_FAILED ||
+         state == v1::TRAIN_JOB_STATE_CANCELLED;
+}
+
+absl::StatusOr<model::TrainConfig> ValidateTrainRequest(const v1::TrainRequest& request,
+                                                        const TrainJobsOptions& options) {
+  if (absl::Status s = ValidateModelName(request.output_model()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("output_model: ", s.message()));
+  }
+  if (request.train().source_case() == v1::Dataset::SOURCE_NOT_SET) {
+    return absl::InvalidArgumentError("train: a path or inline documents are required");
+  }
+  if (request.dev().source_case() == v1::Dataset::SOURCE_NOT_SET) {
+    return absl::InvalidArgumentError("dev: a path or inline documents are required");
+  }
+  if (!v1::PromotePolicy_IsValid(request.promote())) {
+    return absl::InvalidArgumentError(absl::StrCat("promote: unknown value ", request.promote()));
+  }
+  if (request.init_checkpoint().empty() && options.default_init.empty() &&
+      options.vocab_path.empty()) {
+    return absl::InvalidArgumentError(
+        "init_checkpoint is required: this server has neither --train_init nor --train_vocab");
+  }
+  absl::StatusOr<model::TrainConfig> config = TrainConfigFromRequest(request, options);
+  if (!config.ok()) return config.status();
+  if (!request.init_checkpoint().empty() && !model::HasEncoder(config->variant)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("init_checkpoint needs a variant with an encoder, not ", request.variant()));
+  }
+  return config;
+}
+
+v1::TrainEvent NextTrainEvent(const v1::TrainEvent& previous, const model::TrainEvent& event,
+                              const std::string& model_root) {
+  v1::TrainEvent next = previous;
+  next.set_phase(ToPhase(event.phase, previous.phase()));
+  next.set_epoch(event.epoch);
+  if (event.total_steps > 0) {
+    next.set_step(event.step);
+    next.set_total_steps(event.total_steps);
+  }
+  if (event.phase == model::TrainEvent::Phase::kStep ||
+      event.phase == model::TrainEvent::Phase::kEvaluated) {
+    next.set_loss(static_cast<float>(event.loss));
+  }
+  if (event.chars_per_second > 0) next.set_chars_per_second(event.chars_per_second);
+  if (event.dev) {
+    next.set_dev_precision(event.dev->precision);
+    next.set_dev_recall(event.dev->recall);
+    next.set_dev_f1(event.dev->f1);
+  }
+  if (event.eta > absl::ZeroDuration() && event.eta < absl::InfiniteDuration()) {
+    next.set_eta_seconds(absl::ToDoubleSeconds(event.eta));
+  }
+  if (!event.checkpoint_path.empty()) {
+    next.set_checkpoint_path(
+        fs::path(event.checkpoint_path).lexically_relative(model_root).generic_string());
+  }
+  next.set_message(event.message);
+  *next.mutable_time() = ToTimestamp(absl::Now());
+  return next;
+}
+
+}  // namespace ner::server

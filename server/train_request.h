@@ -1,0 +1,33 @@
+#ifndef NER_SERVER_TRAIN_REQUEST_H_
+#define NER_SERVER_TRAIN_REQUEST_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/train_config.h"
+#include "model/trainer_event.h"
+#include "ner/v1/ner.pb.h"
+#include "server/train_jobs.h"
+
+namespace ner::server {
+
+// The Train RPC's messages and the trainer's types: validation and conversion. Pure.
+
+// True for the states a job ends in: SUCCEEDED, FAILED, CANCELLED.
+bool IsFinalState(v1::TrainJobState state);
+
+// Checks `request` as a whole and returns its hyper-parameters: the paper's defaults overridden
+// by the request (`options.preset` where the request names none). INVALID_ARGUMENT naming the
+// first bad field (output_model, train, dev, promote, variant, hyperparameters.*, or a missing
+// init checkpoint on a server without --train_init and --train_vocab).
+absl::StatusOr<model::TrainConfig> ValidateTrainRequest(const v1::TrainRequest& request,
+                                                        const TrainJobsOptions& options);
+
+// The job's next snapshot: `previous` updated with the trainer's `event`; checkpoint paths are
+// made relative to `model_root`.
+v1::TrainEvent NextTrainEvent(const v1::TrainEvent& previous, const model::TrainEvent& event,
+                              const std::string& model_root);
+
+}  // namespace ner::server
+
+#endif  // NER_SERVER_TRAIN_REQUEST_H_
