@@ -71,7 +71,10 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, const LoadOpti
   absl::StatusOr<std::string> config_text = ReadFileToString(dir + "/" + kConfigFile, 16 << 20);
   if (!config_text.ok()) return context(config_text.status());
   absl::StatusOr<ModelConfig> config = ParseModelConfig(*config_text);
-  if (!config.ok()) return context(config.status());
+  if (!config.ok()) {
+    return context(absl::Status(config.status().code(),
+                                absl::StrCat(kConfigFile, ": ", config.status().message())));
+  }
   absl::StatusOr<Vocab> vocab = Vocab::Load(dir + "/" + kVocabFile);
   if (!vocab.ok()) return context(vocab.status());
   if (vocab->size() != config->vocab_size) {
@@ -108,6 +111,19 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, const LoadOpti
     if (!problems.empty()) {
       return context(absl::InvalidArgumentError(
           absl::StrCat("weights do not match the config: ", absl::StrJoin(problems, "; "))));
+    }
+    // Safetensors has no checksum. Trained weights are always finite, so a NaN or an infinity
+    // means damaged bytes (or a diverged run): refuse it rather than serve a model that finds
+    // nothing.
+    for (const auto& [name, tensor] : *weights) {
+      if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>()) {
+        problems.push_back(name);
+      }
+    }
+    if (!problems.empty()) {
+      return context(absl::InvalidArgumentError(
+          absl::StrCat(kWeightsFile, " is corrupt: non-finite values (NaN or infinity) in ",
+                       absl::StrJoin(problems, ", "))));
     }
     torch::NoGradGuard no_grad;
     for (auto& [name, tensor] : own) tensor.copy_(weights->at(name));

@@ -28,7 +28,10 @@ absl::Status ReadInt(const Json& json, const char* name, int64_t* out) {
   }
   if (it->is_number_float()) {
     const double value = it->get<double>();
-    if (value == static_cast<double>(static_cast<int64_t>(value))) {
+    // In range before the cast, which is undefined behaviour otherwise (e.g. 1e300): 2^63 is
+    // exactly representable, INT64_MAX is not.
+    if (value >= -9223372036854775808.0 && value < 9223372036854775808.0 &&
+        value == static_cast<double>(static_cast<int64_t>(value))) {
       *out = static_cast<int64_t>(value);
       return absl::OkStatus();
     }

@@ -16,10 +16,13 @@
 namespace ner::model {
 namespace {
 
+// Out of storage (a full disk, a quota, a file size limit) is RESOURCE_EXHAUSTED: the caller may
+// free space and retry; anything else is INTERNAL.
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   const int err = errno;
   const std::string message = absl::StrCat(what, " '", path, "': ", std::strerror(err));
-  return err == ENOSPC ? absl::ResourceExhaustedError(message) : absl::InternalError(message);
+  return err == ENOSPC || err == EDQUOT || err == EFBIG ? absl::ResourceExhaustedError(message)
+                                                         : absl::InternalError(message);
 }
 
 void FsyncDirectory(const std::string& dir) {

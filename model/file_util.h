@@ -16,7 +16,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path,
 
 // Replaces `path` with `contents` atomically: writes a temp file in the same directory, fsyncs
 // it, renames it over `path` and fsyncs the directory. On any failure the temp file is removed,
-// `path` keeps its previous contents, and the error names the step that failed.
+// `path` keeps its previous contents, and the error names the step that failed:
+// RESOURCE_EXHAUSTED when the storage is full (ENOSPC, EDQUOT, EFBIG), else INTERNAL.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
 
 // Replaces the directory `dir` atomically with one that `fill` writes: `fill` receives a fresh

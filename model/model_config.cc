@@ -1,6 +1,7 @@
 #include "model/model_config.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,32 @@ constexpr VariantEntry kVariants[] = {
     {Variant::kNezhaBiLstmCrf, "nezha-bilstm-crf"},
     {Variant::kNezhaDfBiLstmCrf, "nezha-df-bilstm-crf"},
 };
+
+// Reads the integer field `key` of `object` into *out, which must lie in [min, max]. (nlohmann's
+// get<int64_t>() would take a float and convert it with a cast that is undefined behaviour out of
+// range, e.g. 1e300, and get<int32_t>() would silently truncate 2^32 + 1 to 1.)
+absl::Status ReadInt(const json& object, const char* key, int64_t min, int64_t max, int64_t* out) {
+  auto it = object.find(key);
+  if (it == object.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("model config: field '", key, "' is missing"));
+  }
+  bool in_range = false;
+  if (it->is_number_unsigned()) {
+    const uint64_t value = it->get<uint64_t>();
+    in_range = max >= 0 && value <= static_cast<uint64_t>(max);
+    if (in_range) *out = static_cast<int64_t>(value);
+  } else if (it->is_number_integer()) {
+    const int64_t value = it->get<int64_t>();
+    in_range = value >= min && value <= max;
+    if (in_range) *out = value;
+  }
+  if (!in_range) {
+    return absl::InvalidArgumentError(absl::StrCat("model config: field '", key,
+                                                   "' must be an integer in [", min, ", ", max,
+                                                   "], got ", it->dump()));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -139,29 +166,37 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view text) {
   if (in.is_discarded() || !in.is_object()) {
     return absl::InvalidArgumentError("model config is not a JSON object");
   }
-  if (in.value("format", "") != kFormatName) {
+  // Compared as JSON values: a field of another type is a mismatch, not an exception.
+  auto format = in.find("format");
+  if (format == in.end() || *format != kFormatName) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a ", kFormatName, " config (missing or wrong \"format\")"));
   }
-  if (in.value("format_version", 0) != kFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrCat("unsupported format_version ",
-                                                   in.value("format_version", 0)));
+  auto version = in.find("format_version");
+  if (version == in.end() || *version != kFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported format_version ", version == in.end() ? "(missing)" : version->dump()));
   }
   ModelConfig config;
   try {
     absl::StatusOr<Variant> variant = ParseVariant(in.at("variant").get<std::string>());
     if (!variant.ok()) return variant.status();
     config.variant = *variant;
-    config.vocab_size = in.at("vocab_size").get<int64_t>();
     const json& head = in.at("head");
-    config.char_embedding_dim = head.at("char_embedding_dim").get<int64_t>();
-    config.lstm_hidden = head.at("lstm_hidden").get<int64_t>();
+    int64_t max_chars = 0;
+    for (const absl::Status& s :
+         {ReadInt(in, "vocab_size", INT64_MIN, INT64_MAX, &config.vocab_size),
+          ReadInt(head, "char_embedding_dim", INT64_MIN, INT64_MAX, &config.char_embedding_dim),
+          ReadInt(head, "lstm_hidden", INT64_MIN, INT64_MAX, &config.lstm_hidden),
+          ReadInt(in, "max_chars", INT32_MIN, INT32_MAX, &max_chars)}) {
+      if (!s.ok()) return s;
+    }
+    config.max_chars = static_cast<int32_t>(max_chars);
     config.head_dropout = head.at("dropout").get<double>();
     absl::StatusOr<TagScheme> scheme = ParseTagScheme(in.at("tag_scheme").get<std::string>());
     if (!scheme.ok()) return scheme.status();
     config.scheme = *scheme;
     config.labels = in.at("labels").get<std::vector<std::string>>();
-    config.max_chars = in.at("max_chars").get<int32_t>();
     if (in.contains("encoder")) {
       absl::StatusOr<EncoderConfig> encoder = ParseEncoderConfig(in["encoder"].dump());
       if (!encoder.ok()) return encoder.status();

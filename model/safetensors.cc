@@ -152,6 +152,11 @@ absl::Status WithContext(const absl::Status& status, const std::string& context)
 
 absl::Status ErrnoError(const std::string& what, const std::string& path) {
   const int saved = errno;
+  // Out of storage is RESOURCE_EXHAUSTED, as in file_util.cc (absl makes EFBIG OUT_OF_RANGE).
+  if (saved == ENOSPC || saved == EDQUOT || saved == EFBIG) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what, " '", path, "': ", std::strerror(saved)));
+  }
   return absl::ErrnoToStatus(saved, absl::StrCat(what, " '", path, "'"));
 }
 

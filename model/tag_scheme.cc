@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace ner::model {
@@ -78,6 +79,13 @@ std::vector<std::string> LabelsFor(TagScheme scheme, const std::vector<std::stri
 absl::Status ValidateTag(absl::string_view tag, TagScheme scheme) {
   if (tag == "O") return absl::OkStatus();
   if (tag.size() >= 3 && tag[1] == '-' && Prefixes(scheme).find(tag[0]) != absl::string_view::npos) {
+    for (char c : tag.substr(2)) {
+      if (absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+          absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tag '", absl::CHexEscape(tag), "' has whitespace or a control character in its type"));
+      }
+    }
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat("tag '", tag, "' is not valid in the ",

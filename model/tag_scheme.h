@@ -36,7 +36,9 @@ struct TagSpan {
 // prefixes in scheme order (B, I / B, I, E, S / B, M, E, S).
 std::vector<std::string> LabelsFor(TagScheme scheme, const std::vector<std::string>& types);
 
-// Checks that `tag` is "O" or a prefix of `scheme` followed by "-" and a non-empty type.
+// Checks that `tag` is "O" or a prefix of `scheme` followed by "-" and a non-empty type. The type
+// may not contain ASCII whitespace or control characters: a char-per-line file could not hold it
+// (a stray '\r' of a "\r\r\n" line end would otherwise become part of the type).
 absl::Status ValidateTag(absl::string_view tag, TagScheme scheme);
 
 // Infers the scheme from a tag sample: any M- -> kBmes, else any E-/S- -> kBioes, else kBio.

@@ -20,6 +20,7 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev
   python3
   python3-grpcio               # examples/python and its test (stubs: protoc + grpc_python_plugin)
+  clang libclang-rt-14-dev     # libFuzzer + sanitizers: scripts/fuzz.sh and the ctest fuzz_smoke
 )
 
 # Tools that check the deployment files (scripts/check_deploy.sh, the ctest `deploy_check`):

@@ -1,6 +1,7 @@
 #include "server/inference_queue.h"
 
 #include <atomic>
+#include <functional>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -16,8 +17,11 @@ using model::RecognizedEntity;
 // The state shared by the pieces of one submission.
 class Job {
  public:
-  Job(std::vector<PreparedDocument> documents, Submission submission, const Clock* clock)
+  // `on_piece_failed` runs after a piece failed or was dropped, before the piece counts as done.
+  Job(std::vector<PreparedDocument> documents, Submission submission, const Clock* clock,
+      std::function<void()> on_piece_failed)
       : clock_(clock),
+        on_piece_failed_(std::move(on_piece_failed)),
         documents_(std::move(documents)),
         submission_(std::move(submission)),
         entities_(documents_.size()) {
@@ -45,9 +49,12 @@ class Job {
 
   void PieceDone(absl::Status status) {
     if (!status.ok()) {
-      absl::MutexLock lock(&mu_);
-      if (error_.ok()) error_ = std::move(status);
-      failed_.store(true, std::memory_order_relaxed);
+      {
+        absl::MutexLock lock(&mu_);
+        if (error_.ok()) error_ = std::move(status);
+        failed_.store(true, std::memory_order_relaxed);
+      }
+      on_piece_failed_();
     }
     if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) Complete();
   }
@@ -81,6 +88,7 @@ class Job {
 
  private:
   const Clock* const clock_;
+  const std::function<void()> on_piece_failed_;
   const std::vector<PreparedDocument> documents_;
   const Submission submission_;
   std::vector<std::vector<std::vector<RecognizedEntity>>> entities_;  // [document][piece]
@@ -140,7 +148,10 @@ absl::Status InferenceQueue::Submit(std::vector<PreparedDocument> documents,
   if (submission.model == nullptr || !submission.done) {
     return absl::InvalidArgumentError("a submission needs a model and a completion callback");
   }
-  auto job = std::make_shared<Job>(std::move(documents), std::move(submission), clock_);
+  // Pieces dropped from the queue (cancelled, expired) leave it without a batch running, when
+  // the depth gauge is otherwise refreshed: refresh it then too, or it keeps counting them.
+  auto job = std::make_shared<Job>(std::move(documents), std::move(submission), clock_,
+                                   [this] { UpdateQueueDepth(); });
   if (job->pieces() == 0) {
     job->Complete();  // Only empty (or whitespace) documents: nothing to run.
     return absl::OkStatus();

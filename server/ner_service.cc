@@ -184,27 +184,37 @@ grpc::ServerUnaryReactor* NerService::LoadModel(grpc::CallbackServerContext* con
   return reactor;
 }
 
-grpc::ServerWriteReactor<v1::TrainEvent>* NerService::Train(grpc::CallbackServerContext* context,
-                                                             const v1::TrainRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NerService::Train(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes) {
   if (absl::Status s = Authorize(*context); !s.ok()) {
     return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, s);
   }
   if (context_.jobs == nullptr) {
     return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, TrainingUnavailable());
   }
-  absl::StatusOr<std::string> job_id = context_.jobs->Submit(*request);
-  if (!job_id.ok()) return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, job_id.status());
+  v1::TrainRequest request;
+  if (absl::Status s = ParseMessage(ToBytes(*request_bytes), &request); !s.ok()) {
+    return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, s);
+  }
+  absl::StatusOr<std::string> job_id = context_.jobs->Submit(request);
+  if (!job_id.ok()) {
+    return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, job_id.status());
+  }
   return StartTrainEventStream(context_.jobs, context_.metrics, RpcMethod::kTrain, *job_id);
 }
 
-grpc::ServerWriteReactor<v1::TrainEvent>* NerService::WatchTrainJob(
-    grpc::CallbackServerContext* /*context*/, const v1::WatchTrainJobRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* NerService::WatchTrainJob(
+    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request_bytes) {
   if (context_.jobs == nullptr) {
     return FailedTrainEventStream(context_.metrics, RpcMethod::kWatchTrainJob,
                                   TrainingUnavailable());
   }
+  v1::WatchTrainJobRequest request;
+  if (absl::Status s = ParseMessage(ToBytes(*request_bytes), &request); !s.ok()) {
+    return FailedTrainEventStream(context_.metrics, RpcMethod::kWatchTrainJob, s);
+  }
   return StartTrainEventStream(context_.jobs, context_.metrics, RpcMethod::kWatchTrainJob,
-                               request->job_id());
+                               request.job_id());
 }
 
 grpc::ServerUnaryReactor* NerService::GetTrainJob(grpc::CallbackServerContext* context,

@@ -39,12 +39,13 @@ struct ServiceContext {
   std::string auth_token;
 };
 
-// Recognize and RecognizeStream take raw bytes (see wire_format.h); the others are typed.
+// Recognize, RecognizeStream, Train and WatchTrainJob take raw bytes (see wire_format.h); the
+// others are typed.
 using NerServiceBase = v1::NerService::WithRawCallbackMethod_Recognize<
     v1::NerService::WithRawCallbackMethod_RecognizeStream<
-        v1::NerService::WithCallbackMethod_Evaluate<v1::NerService::WithCallbackMethod_Train<
+        v1::NerService::WithCallbackMethod_Evaluate<v1::NerService::WithRawCallbackMethod_Train<
             v1::NerService::WithCallbackMethod_GetTrainJob<
-                v1::NerService::WithCallbackMethod_WatchTrainJob<
+                v1::NerService::WithRawCallbackMethod_WatchTrainJob<
                     v1::NerService::WithCallbackMethod_CancelTrainJob<
                         v1::NerService::WithCallbackMethod_ListTrainJobs<
                             v1::NerService::WithCallbackMethod_ListModels<
@@ -81,13 +82,15 @@ class NerService final : public NerServiceBase {
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
                                       const v1::LoadModelRequest* request,
                                       v1::ModelInfo* response) override;
-  grpc::ServerWriteReactor<v1::TrainEvent>* Train(grpc::CallbackServerContext* context,
-                                                  const v1::TrainRequest* request) override;
+  // A v1::TrainRequest in, v1::TrainEvent messages out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Train(grpc::CallbackServerContext* context,
+                                                    const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetTrainJob(grpc::CallbackServerContext* context,
                                         const v1::GetTrainJobRequest* request,
                                         v1::TrainJob* response) override;
-  grpc::ServerWriteReactor<v1::TrainEvent>* WatchTrainJob(
-      grpc::CallbackServerContext* context, const v1::WatchTrainJobRequest* request) override;
+  // A v1::WatchTrainJobRequest in, v1::TrainEvent messages out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchTrainJob(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* CancelTrainJob(grpc::CallbackServerContext* context,
                                            const v1::CancelTrainJobRequest* request,
                                            v1::TrainJob* response) override;

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "model/adversarial.h"
 #include "model/model_config.h"
+#include "server/dataset_source.h"
 #include "server/model_registry.h"
 #include "server/proto_convert.h"
 
@@ -110,11 +111,11 @@ absl::StatusOr<model::TrainConfig> ValidateTrainRequest(const v1::TrainRequest& 
   if (absl::Status s = ValidateModelName(request.output_model()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("output_model: ", s.message()));
   }
-  if (request.train().source_case() == v1::Dataset::SOURCE_NOT_SET) {
-    return absl::InvalidArgumentError("train: a path or inline documents are required");
+  if (absl::Status s = ValidateDataset(request.train()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("train: ", s.message()));
   }
-  if (request.dev().source_case() == v1::Dataset::SOURCE_NOT_SET) {
-    return absl::InvalidArgumentError("dev: a path or inline documents are required");
+  if (absl::Status s = ValidateDataset(request.dev()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("dev: ", s.message()));
   }
   if (!v1::PromotePolicy_IsValid(request.promote())) {
     return absl::InvalidArgumentError(absl::StrCat("promote: unknown value ", request.promote()));

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/rpc_scope.h"
 #include "server/train_request.h"
+#include "server/wire_format.h"
 
 namespace ner::server {
 namespace {
@@ -16,7 +17,7 @@ namespace {
 // call in progress keeps it alive however the stream ends. gRPC operations are started outside
 // mu_ (their reactions may run inline); a write and Finish never overlap because Finish is only
 // called while no write is outstanding.
-class TrainEventStream final : public grpc::ServerWriteReactor<v1::TrainEvent>,
+class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                public std::enable_shared_from_this<TrainEventStream> {
  public:
   TrainEventStream(TrainJobManager* jobs, ServerMetrics* metrics, RpcMethod method)
@@ -62,7 +63,7 @@ class TrainEventStream final : public grpc::ServerWriteReactor<v1::TrainEvent>,
       writing_ = true;
       buffer_ = event;
     }
-    StartWrite(&buffer_);
+    WriteBuffer();
   }
 
   void OnWriteDone(bool ok) override {
@@ -91,7 +92,7 @@ class TrainEventStream final : public grpc::ServerWriteReactor<v1::TrainEvent>,
     if (finish) {
       Finish(scope_.End(status));
     } else {
-      StartWrite(&buffer_);
+      WriteBuffer();
     }
   }
 
@@ -119,6 +120,12 @@ class TrainEventStream final : public grpc::ServerWriteReactor<v1::TrainEvent>,
   }
 
  private:
+  // Starts writing buffer_ (the caller set writing_).
+  void WriteBuffer() {
+    bytes_ = ToByteBuffer(buffer_);
+    StartWrite(&bytes_);
+  }
+
   TrainJobManager* const jobs_;
   RpcScope scope_;
   std::shared_ptr<TrainEventStream> self_;
@@ -129,25 +136,26 @@ class TrainEventStream final : public grpc::ServerWriteReactor<v1::TrainEvent>,
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  v1::TrainEvent buffer_;  // the event being written; owned by the write in progress
+  v1::TrainEvent buffer_;   // the event being written; owned by the write in progress
+  grpc::ByteBuffer bytes_;  // buffer_ serialised, likewise
   std::optional<v1::TrainEvent> pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-grpc::ServerWriteReactor<v1::TrainEvent>* StartTrainEventStream(TrainJobManager* jobs,
-                                                                ServerMetrics* metrics,
-                                                                RpcMethod method,
-                                                                const std::string& job_id) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartTrainEventStream(TrainJobManager* jobs,
+                                                                  ServerMetrics* metrics,
+                                                                  RpcMethod method,
+                                                                  const std::string& job_id) {
   auto stream = std::make_shared<TrainEventStream>(jobs, metrics, method);
   TrainEventStream* raw = stream.get();
   raw->Start(std::move(stream), job_id);
   return raw;
 }
 
-grpc::ServerWriteReactor<v1::TrainEvent>* FailedTrainEventStream(ServerMetrics* metrics,
-                                                                 RpcMethod method,
-                                                                 const absl::Status& status) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedTrainEventStream(ServerMetrics* metrics,
+                                                                   RpcMethod method,
+                                                                   const absl::Status& status) {
   auto stream = std::make_shared<TrainEventStream>(nullptr, metrics, method);
   TrainEventStream* raw = stream.get();
   raw->Fail(std::move(stream), status);  // kept alive by its self_ until OnDone

@@ -14,18 +14,19 @@ namespace ner::server {
 
 // Streams the events of training job `job_id` (Train after submitting it, and WatchTrainJob):
 // the latest snapshot at once, then each new one, until the job's final event, after which the
-// stream ends OK. A slow reader only skips intermediate snapshots (each event is complete), so a
-// job never waits for its watchers and memory stays bounded. The client going away ends the
+// stream ends OK. Events go out as serialised v1::TrainEvent messages (the RPCs are served raw,
+// see wire_format.h). A slow reader only skips intermediate snapshots (each event is complete), so
+// a job never waits for its watchers and memory stays bounded. The client going away ends the
 // stream, never the job. NOT_FOUND for an unknown job. Deletes itself when done.
-grpc::ServerWriteReactor<v1::TrainEvent>* StartTrainEventStream(TrainJobManager* jobs,
-                                                                ServerMetrics* metrics,
-                                                                RpcMethod method,
-                                                                const std::string& job_id);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartTrainEventStream(TrainJobManager* jobs,
+                                                                  ServerMetrics* metrics,
+                                                                  RpcMethod method,
+                                                                  const std::string& job_id);
 
 // A stream that ends at once with `status`.
-grpc::ServerWriteReactor<v1::TrainEvent>* FailedTrainEventStream(ServerMetrics* metrics,
-                                                                 RpcMethod method,
-                                                                 const absl::Status& status);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedTrainEventStream(ServerMetrics* metrics,
+                                                                   RpcMethod method,
+                                                                   const absl::Status& status);
 
 }  // namespace ner::server
 

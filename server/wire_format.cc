@@ -97,6 +97,15 @@ absl::Status ParseRequest(absl::string_view bytes, v1::RecognizeStreamRequest* r
   return ParseLeniently(bytes, request, malformed);
 }
 
+absl::Status ParseMessage(absl::string_view bytes, google::protobuf::MessageLite* message) {
+  if (message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request does not parse as a ", message->GetTypeName(),
+                   " (is every string, e.g. an inline document's text, valid UTF-8?)"));
+}
+
 std::string ToBytes(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string bytes;

@@ -35,6 +35,11 @@ absl::Status ParseRequest(absl::string_view bytes, v1::RecognizeRequest* request
 absl::Status ParseRequest(absl::string_view bytes, v1::RecognizeStreamRequest* request,
                           std::vector<MalformedDocument>* malformed);
 
+// Parses `bytes` into `message`, a request of an RPC served raw for this reason alone (Train,
+// WatchTrainJob): where gRPC's callback API answers a request protobuf refuses with
+// UNIMPLEMENTED and no message, this is INVALID_ARGUMENT naming the message type.
+absl::Status ParseMessage(absl::string_view bytes, google::protobuf::MessageLite* message);
+
 // The bytes of a ByteBuffer, contiguous.
 std::string ToBytes(const grpc::ByteBuffer& buffer);
 // A serialised message as a ByteBuffer.

@@ -145,7 +145,14 @@ INSTANTIATE_TEST_SUITE_P(
                    [](const std::string& d) {
                      ReplaceInFile(d + "/config.json", "nezha-df-bilstm-crf", "bilstm-crf");
                    },
-                   "unexpected encoder."}),
+                   "unexpected encoder."},
+        Corruption{"nan_weights",  // all ones: the last 16 float32 weights become NaNs
+                   [](const std::string& d) {
+                     std::string bytes = *ReadFileToString(d + "/model.safetensors");
+                     bytes.replace(bytes.size() - 64, 64, 64, '\xff');
+                     ASSERT_TRUE(WriteFileAtomically(d + "/model.safetensors", bytes).ok());
+                   },
+                   "non-finite values"}),
     [](const ::testing::TestParamInfo<Corruption>& info) { return std::string(info.param.name); });
 
 TEST(PretrainedInitTest, GoldenNezhaInitialisesTheEncoder) {

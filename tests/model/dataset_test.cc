@@ -62,6 +62,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"no_tag", "中 O\n国\n", "f.txt:2: expected 'CHAR TAG'"},
         BadInput{"two_chars", "中国 O\n", "f.txt:1: expected one character"},
         BadInput{"bad_tag", "中 O\n国 X-LOC\n", "f.txt:2: malformed tag"},
+        BadInput{"control_in_tag", "中 O\r\n国 B-LOC\r\r\n", "f.txt:2: tag 'B-LOC\\r' has"},
         BadInput{"mixed_schemes", "中 B-LOC\n国 M-LOC\n\n人 I-PER\n", "f.txt:4:"},
         BadInput{"bad_utf8", "中 O\n\xFF O\n", "f.txt:2: invalid UTF-8 at byte 0"},
         BadInput{"json_broken", "{\"text\": \"ab\"}\n{\"text\": \n", "f.txt:2: not a JSON object"},

@@ -117,6 +117,7 @@ TEST(EncoderConfigTest, RejectsInvalidConfigsNamingTheField) {
       {R"({"hidden_size": 100, "num_attention_heads": 12})", "multiple of num_attention_heads"},
       {R"({"hidden_size": "768"})", "'hidden_size' must be an integer"},
       {R"({"hidden_size": 767.5})", "'hidden_size' must be an integer"},
+      {R"({"hidden_size": 1e300})", "'hidden_size' must be an integer"},  // No undefined cast.
       {R"({"num_hidden_layers": 0})", "num_hidden_layers must be positive"},
       {R"({"vocab_size": -3})", "vocab_size must be positive"},
       {R"({"hidden_act": "swish"})", "unsupported hidden_act 'swish'"},

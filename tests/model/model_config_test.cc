@@ -1,7 +1,10 @@
 #include "model/model_config.h"
 
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace ner::model {
 namespace {
@@ -90,6 +93,26 @@ TEST(ModelConfigTest, RejectsForeignJson) {
               HasSubstr("format"));
   EXPECT_FALSE(ParseModelConfig("not json").ok());
   EXPECT_FALSE(ParseModelConfig("[]").ok());
+}
+
+// Fields of the wrong type or out of range are errors, not an escaping exception (found by
+// fuzz_config), an undefined float-to-int cast or a silent truncation.
+TEST(ModelConfigTest, RejectsMistypedAndOutOfRangeFields) {
+  const std::string valid = Valid().ToJson();
+  auto with = [&valid](const std::string& key, const std::string& value) {
+    nlohmann::json json = nlohmann::json::parse(valid);
+    json[key] = nlohmann::json::parse(value);
+    return ParseModelConfig(json.dump());
+  };
+  ASSERT_TRUE(ParseModelConfig(valid).ok());
+  EXPECT_THAT(with("format", "1").status().message(), HasSubstr("format"));
+  EXPECT_THAT(with("format_version", "\"1\"").status().message(),
+              HasSubstr("unsupported format_version \"1\""));
+  EXPECT_THAT(with("vocab_size", "1e300").status().message(),
+              HasSubstr("'vocab_size' must be an integer"));
+  EXPECT_THAT(with("max_chars", "4294967297").status().message(),
+              HasSubstr("'max_chars' must be an integer in [-2147483648, 2147483647]"));
+  EXPECT_THAT(with("head", "[]").status().message(), HasSubstr("'char_embedding_dim' is missing"));
 }
 
 }  // namespace

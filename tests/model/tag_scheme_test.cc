@@ -73,6 +73,11 @@ TEST(TagSchemeTest, ValidateTag) {
   EXPECT_FALSE(ValidateTag("I-PER", TagScheme::kBmes).ok());
   EXPECT_FALSE(ValidateTag("B-", TagScheme::kBio).ok());
   EXPECT_FALSE(ValidateTag("PER", TagScheme::kBio).ok());
+  EXPECT_TRUE(ValidateTag("B-人名", TagScheme::kBio).ok());
+  // Types a char-per-line file cannot hold (found by fuzz_dataset).
+  EXPECT_FALSE(ValidateTag("B-PER\r", TagScheme::kBio).ok());
+  EXPECT_FALSE(ValidateTag("S-A B", TagScheme::kBioes).ok());
+  EXPECT_FALSE(ValidateTag(absl::string_view("M-\0X", 4), TagScheme::kBmes).ok());
 }
 
 struct DecodeCase {

@@ -81,6 +81,37 @@ ServerConfig TestConfig() {
   return config;
 }
 
+ServerConfig TrainingConfig() {
+  ServerConfig config = TestConfig();
+  config.training.vocab_path = "tiny/vocab.txt";  // relative to the model root
+  config.training.threads = 1;
+  return config;
+}
+
+v1::TrainRequest SmallTrainRequest(const std::string& output_model, int epochs) {
+  v1::TrainRequest request;
+  request.set_variant("bilstm-crf");
+  request.mutable_train()->set_path("dev.jsonl");
+  request.mutable_dev()->set_path("dev.jsonl");
+  request.set_output_model(output_model);
+  request.set_promote(v1::PROMOTE_POLICY_ALWAYS);
+  v1::Hyperparameters* h = request.mutable_hyperparameters();
+  h->set_epochs(epochs);
+  h->set_batch_size(2);
+  h->set_head_lr(1e-2);
+  h->set_seed(5);
+  h->mutable_adversarial()->set_method(v1::ADVERSARIAL_METHOD_FGM);
+  return request;
+}
+
+TrainStreamResult ReadTrainEvents(std::unique_ptr<grpc::ClientReader<v1::TrainEvent>> reader) {
+  TrainStreamResult result;
+  v1::TrainEvent event;
+  while (reader->Read(&event)) result.events.push_back(event);
+  result.status = reader->Finish();
+  return result;
+}
+
 absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(const ServerConfig& config,
                                                               bool metrics_endpoint) {
   std::unique_ptr<TestServer> t(new TestServer());

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ner/v1/ner.grpc.pb.h"
@@ -34,6 +35,22 @@ absl::Status SaveTinyCheckpoint(const std::string& dir, uint64_t seed);
 // A config for an in-process server: 127.0.0.1:0, no metrics endpoint, model root
 // TestModelRoot(), data root its data/, default model "tiny".
 ServerConfig TestConfig();
+
+// TestConfig() with training on: random encoders take tiny/vocab.txt, jobs one LibTorch thread.
+ServerConfig TrainingConfig();
+
+// A small bilstm-crf Train request on the three documents of data/dev.jsonl (train and dev),
+// promoted ALWAYS under `output_model`.
+v1::TrainRequest SmallTrainRequest(const std::string& output_model, int epochs = 3);
+
+// The events of a Train or WatchTrainJob stream and its final status.
+struct TrainStreamResult {
+  std::vector<v1::TrainEvent> events;
+  grpc::Status status;
+};
+
+// Reads `reader` to its end.
+TrainStreamResult ReadTrainEvents(std::unique_ptr<grpc::ClientReader<v1::TrainEvent>> reader);
 
 // The real server, in-process, with a client stub over a real channel to it.
 class TestServer {

@@ -17,8 +17,11 @@ namespace ner::server {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::TestConfig;
+using testing::ReadTrainEvents;
+using testing::SmallTrainRequest;
 using testing::TestServer;
+using testing::TrainingConfig;
+using testing::TrainStreamResult;
 
 std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config) {
   absl::StatusOr<std::unique_ptr<TestServer>> server = TestServer::Start(config);
@@ -29,47 +32,11 @@ std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config) {
   return *std::move(server);
 }
 
-ServerConfig TrainingConfig() {
-  ServerConfig config = TestConfig();
-  config.training.vocab_path = "tiny/vocab.txt";  // relative to the model root
-  config.training.threads = 1;
-  return config;
-}
-
-// A small bilstm-crf run on the three documents of data/dev.jsonl.
-v1::TrainRequest SmallRequest(const std::string& output_model, int epochs = 3) {
-  v1::TrainRequest request;
-  request.set_variant("bilstm-crf");
-  request.mutable_train()->set_path("dev.jsonl");
-  request.mutable_dev()->set_path("dev.jsonl");
-  request.set_output_model(output_model);
-  request.set_promote(v1::PROMOTE_POLICY_ALWAYS);
-  v1::Hyperparameters* h = request.mutable_hyperparameters();
-  h->set_epochs(epochs);
-  h->set_batch_size(2);
-  h->set_head_lr(1e-2);
-  h->set_seed(5);
-  h->mutable_adversarial()->set_method(v1::ADVERSARIAL_METHOD_FGM);
-  return request;
-}
-
-struct StreamResult {
-  std::vector<v1::TrainEvent> events;
-  grpc::Status status;
-};
-
-StreamResult ReadAll(std::unique_ptr<grpc::ClientReader<v1::TrainEvent>> reader) {
-  StreamResult result;
-  v1::TrainEvent event;
-  while (reader->Read(&event)) result.events.push_back(event);
-  result.status = reader->Finish();
-  return result;
-}
-
 TEST(TrainJobsTest, TrainStreamsProgressAndServesThePromotedModel) {
   auto server = StartOrDie(TrainingConfig());
   grpc::ClientContext context;
-  StreamResult result = ReadAll(server->stub().Train(&context, SmallRequest("trained")));
+  TrainStreamResult result =
+      ReadTrainEvents(server->stub().Train(&context, SmallTrainRequest("trained")));
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   ASSERT_FALSE(result.events.empty());
   const v1::TrainEvent& last = result.events.back();
@@ -138,17 +105,17 @@ TEST(TrainJobsTest, PromotionIfBetterKeepsABetterServingModel) {
   // One step of a fresh model cannot beat a model trained on the dev set itself for 30 epochs.
   {
     grpc::ClientContext context;
-    v1::TrainRequest request = SmallRequest("incumbent", 30);
-    StreamResult result = ReadAll(server->stub().Train(&context, request));
+    v1::TrainRequest request = SmallTrainRequest("incumbent", 30);
+    TrainStreamResult result = ReadTrainEvents(server->stub().Train(&context, request));
     ASSERT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
   }
   absl::StatusOr<std::shared_ptr<const ServedModel>> before = server->registry().Get("incumbent");
   ASSERT_TRUE(before.ok());
   grpc::ClientContext context;
-  v1::TrainRequest request = SmallRequest("incumbent", 1);
+  v1::TrainRequest request = SmallTrainRequest("incumbent", 1);
   request.set_promote(v1::PROMOTE_POLICY_IF_BETTER);
   request.mutable_hyperparameters()->set_head_lr(1e-6);
-  StreamResult result = ReadAll(server->stub().Train(&context, request));
+  TrainStreamResult result = ReadTrainEvents(server->stub().Train(&context, request));
   ASSERT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
   bool not_promoted = false;
   for (const v1::TrainEvent& event : result.events) {
@@ -163,7 +130,7 @@ TEST(TrainJobsTest, ADroppedStreamDoesNotStopTheJob) {
   std::string job_id;
   {
     grpc::ClientContext context;
-    auto reader = server->stub().Train(&context, SmallRequest("dropped", 5));
+    auto reader = server->stub().Train(&context, SmallTrainRequest("dropped", 5));
     v1::TrainEvent event;
     ASSERT_TRUE(reader->Read(&event));
     job_id = event.job_id();
@@ -175,7 +142,7 @@ TEST(TrainJobsTest, ADroppedStreamDoesNotStopTheJob) {
   grpc::ClientContext watch_context;
   v1::WatchTrainJobRequest watch;
   watch.set_job_id(job_id);
-  StreamResult result = ReadAll(server->stub().WatchTrainJob(&watch_context, watch));
+  TrainStreamResult result = ReadTrainEvents(server->stub().WatchTrainJob(&watch_context, watch));
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
   EXPECT_EQ(result.events.back().epoch(), 5);
@@ -184,13 +151,14 @@ TEST(TrainJobsTest, ADroppedStreamDoesNotStopTheJob) {
 TEST(TrainJobsTest, JobsBeyondTheLimitAreRefusedAndCancelStopsAJob) {
   auto server = StartOrDie(TrainingConfig());
   grpc::ClientContext context;
-  auto reader = server->stub().Train(&context, SmallRequest("long", 100));
+  auto reader = server->stub().Train(&context, SmallTrainRequest("long", 100));
   v1::TrainEvent event;
   ASSERT_TRUE(reader->Read(&event));
   const std::string job_id = event.job_id();
 
   grpc::ClientContext second_context;
-  StreamResult second = ReadAll(server->stub().Train(&second_context, SmallRequest("other")));
+  TrainStreamResult second =
+      ReadTrainEvents(server->stub().Train(&second_context, SmallTrainRequest("other")));
   EXPECT_EQ(second.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   grpc::ClientContext cancel_context;
@@ -206,8 +174,7 @@ TEST(TrainJobsTest, JobsBeyondTheLimitAreRefusedAndCancelStopsAJob) {
 
   grpc::ClientContext list_context;
   v1::ListTrainJobsResponse jobs;
-  ASSERT_TRUE(
-      server->stub().ListTrainJobs(&list_context, v1::ListTrainJobsRequest(), &jobs).ok());
+  ASSERT_TRUE(server->stub().ListTrainJobs(&list_context, v1::ListTrainJobsRequest(), &jobs).ok());
   ASSERT_EQ(jobs.jobs_size(), 1);
   EXPECT_EQ(jobs.jobs(0).latest().state(), v1::TRAIN_JOB_STATE_CANCELLED);
 }
@@ -221,23 +188,22 @@ TEST(TrainJobsTest, BadRequestsAreRefusedWithTheField) {
   };
   const std::vector<Case> cases = {
       {"no output model", [](v1::TrainRequest& r) { r.clear_output_model(); }, "output_model"},
-      {"bad output model", [](v1::TrainRequest& r) { r.set_output_model("../x"); },
-       "output_model"},
+      {"bad output model", [](v1::TrainRequest& r) { r.set_output_model("../x"); }, "output_model"},
       {"negative epochs", [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_epochs(-1); },
        "epochs"},
       {"zero batch", [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_batch_size(0); },
        "batch_size"},
       {"bad variant", [](v1::TrainRequest& r) { r.set_variant("crf-only"); }, "variant"},
-      {"bad preset",
-       [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_preset("huge"); }, "preset"},
+      {"bad preset", [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_preset("huge"); },
+       "preset"},
       {"no dev", [](v1::TrainRequest& r) { r.clear_dev(); }, "dev"},
       {"no train", [](v1::TrainRequest& r) { r.clear_train(); }, "train"},
   };
   for (const Case& c : cases) {
-    v1::TrainRequest request = SmallRequest("bad");
+    v1::TrainRequest request = SmallTrainRequest("bad");
     c.change(request);
     grpc::ClientContext context;
-    StreamResult result = ReadAll(server->stub().Train(&context, request));
+    TrainStreamResult result = ReadTrainEvents(server->stub().Train(&context, request));
     EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name;
     EXPECT_THAT(result.status.error_message(), HasSubstr(c.message)) << c.name;
     EXPECT_TRUE(result.events.empty()) << c.name;
@@ -251,24 +217,24 @@ TEST(TrainJobsTest, BadRequestsAreRefusedWithTheField) {
   for (const DataCase& c : {DataCase{"../escape.jsonl", grpc::StatusCode::INVALID_ARGUMENT},
                             DataCase{"/etc/passwd", grpc::StatusCode::INVALID_ARGUMENT},
                             DataCase{"missing.jsonl", grpc::StatusCode::NOT_FOUND}}) {
-    v1::TrainRequest request = SmallRequest("bad");
+    v1::TrainRequest request = SmallTrainRequest("bad");
     request.mutable_train()->set_path(c.path);
     grpc::ClientContext context;
-    StreamResult result = ReadAll(server->stub().Train(&context, request));
+    TrainStreamResult result = ReadTrainEvents(server->stub().Train(&context, request));
     ASSERT_TRUE(result.status.ok()) << c.path;
     ASSERT_FALSE(result.events.empty());
     const v1::TrainEvent& last = result.events.back();
     EXPECT_EQ(last.state(), v1::TRAIN_JOB_STATE_FAILED) << c.path;
-    EXPECT_EQ(last.error().code(), static_cast<int>(c.code)) << c.path << ": "
-                                                             << last.error().message();
+    EXPECT_EQ(last.error().code(), static_cast<int>(c.code))
+        << c.path << ": " << last.error().message();
     EXPECT_THAT(last.error().message(), HasSubstr("train")) << c.path;
   }
 
   // An empty inline dataset.
-  v1::TrainRequest request = SmallRequest("bad");
+  v1::TrainRequest request = SmallTrainRequest("bad");
   request.mutable_train()->mutable_inline_documents();
   grpc::ClientContext context;
-  StreamResult result = ReadAll(server->stub().Train(&context, request));
+  TrainStreamResult result = ReadTrainEvents(server->stub().Train(&context, request));
   ASSERT_FALSE(result.events.empty());
   EXPECT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_FAILED);
   EXPECT_THAT(result.events.back().error().message(), HasSubstr("empty"));
@@ -285,13 +251,16 @@ TEST(TrainJobsTest, UnknownJobsAreNotFound) {
   grpc::ClientContext watch_context;
   v1::WatchTrainJobRequest watch;
   watch.set_job_id("job-nope");
-  EXPECT_EQ(ReadAll(server->stub().WatchTrainJob(&watch_context, watch)).status.error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      ReadTrainEvents(server->stub().WatchTrainJob(&watch_context, watch)).status.error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST(TrainJobsTest, TheTokenGuardsTrainingEvaluationAndLoading) {
   ServerConfig config = TrainingConfig();
   config.auth_token = "s3cret-token";
+  // Everything the server logs from start to shutdown: the token must never be in it.
+  ::testing::internal::CaptureStderr();
   auto server = StartOrDie(config);
   const auto with_token = [](grpc::ClientContext& context, const std::string& token) {
     if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
@@ -299,7 +268,8 @@ TEST(TrainJobsTest, TheTokenGuardsTrainingEvaluationAndLoading) {
   for (const std::string& token : {std::string(), std::string("wrong")}) {
     grpc::ClientContext train_context;
     with_token(train_context, token);
-    StreamResult train = ReadAll(server->stub().Train(&train_context, SmallRequest("t")));
+    TrainStreamResult train =
+        ReadTrainEvents(server->stub().Train(&train_context, SmallTrainRequest("t")));
     EXPECT_EQ(train.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_THAT(train.status.error_message(), ::testing::Not(HasSubstr("s3cret")));
 
@@ -341,6 +311,10 @@ TEST(TrainJobsTest, TheTokenGuardsTrainingEvaluationAndLoading) {
   recognize.add_documents()->set_text("李四去上海。");
   v1::RecognizeResponse response;
   EXPECT_TRUE(server->stub().Recognize(&recognize_context, recognize, &response).ok());
+  server.reset();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("serving"));  // the capture worked
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("s3cret")));
 }
 
 }  // namespace

@@ -88,6 +88,23 @@ TEST(WireFormatTest, RejectsWhatCannotBeRead) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("options"));
 }
 
+TEST(WireFormatTest, ParseMessageRefusesWhatProtobufRefusesWithTheType) {
+  v1::TrainRequest sent;
+  sent.set_output_model("m");
+  sent.mutable_train()->mutable_inline_documents()->add_documents()->set_text("张三");
+  v1::TrainRequest parsed;
+  ASSERT_TRUE(ParseMessage(sent.SerializeAsString(), &parsed).ok());
+  EXPECT_EQ(parsed.SerializeAsString(), sent.SerializeAsString());
+
+  sent.mutable_train()->mutable_inline_documents()->mutable_documents(0)->set_text("张#");
+  const absl::Status bad_text = ParseMessage(WithBadBytes(sent), &parsed);
+  EXPECT_EQ(bad_text.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_text.message()), HasSubstr("ner.v1.TrainRequest"));
+  EXPECT_THAT(std::string(bad_text.message()), HasSubstr("UTF-8"));
+  v1::WatchTrainJobRequest watch;
+  EXPECT_EQ(ParseMessage("\xff\xff\xff", &watch).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(WireFormatTest, ByteBuffersRoundTrip) {
   v1::RecognizeRequest sent;
   AddDocument(&sent, "a", "张三");
