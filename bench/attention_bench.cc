@@ -5,11 +5,11 @@
 // Rows: Attention/<relative|plain>/<dtype>/B<b>xT<t>, base heads (12 x 64), eval (no dropout),
 // InferenceMode, no padding; wall time ("Time") and process CPU time of all threads ("CPU").
 // The relative rows use the table as TransformerEncoder::Forward does: W = 2 min(R, T - 1) + 1
-// rows of the R = 64 table, index [T, T].
+// rows of the R = 64 table.
 // Counters: GFLOP/s from the matrix products only:
 //   plain      4 B N T^2 d        q.k^T and p.v
 //   relative   + 4 B N T W d      q.table^T and buckets.table
-// The gather, the scatter-add into W buckets and the extra score add are element-wise and not
+// ExpandByDistance, SumByDistance and the extra score and context adds are element-wise and not
 // counted, so the relative rows' GFLOP/s shows how well those products run, and their time
 // over the plain row's is the overhead the issue bounds (<= 15%).
 
@@ -48,16 +48,14 @@ void BM_Attention(benchmark::State& state, bool relative, torch::Dtype dtype, in
   const torch::Tensor value = head_view();
   const torch::Tensor additive_mask = torch::zeros({batch, 1, 1, length}, options);
   torch::Tensor table;
-  torch::Tensor index;
   int64_t rows = 0;
   if (relative) {
     const int64_t r = std::min(big_r, length - 1);
     rows = 2 * r + 1;
     table = model::RelativePositionTable(big_r, d).narrow(0, big_r - r, rows).to(dtype);
-    index = model::RelativePositionIndex(length, r);
   }
   auto run = [&] {
-    return model::RelativePositionAttention(query, key, value, additive_mask, table, index,
+    return model::RelativePositionAttention(query, key, value, additive_mask, table,
                                             /*dropout_prob=*/0.0, /*training=*/false);
   };
   run();  // Warm-up.

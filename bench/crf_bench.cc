@@ -9,9 +9,10 @@
 //   chars/s           positions (characters) per second
 // Both algorithms step through T in a loop of small [B, K, K] tensor ops, so their cost is
 // about T times a per-step overhead that batching shares: per-sequence time falls with B.
-// Those ops are below LibTorch's parallel grain size and run on the calling thread, so the
-// rows use its CPU time (Google Benchmark's default), which other processes' load on a
-// shared machine does not inflate the way it inflates wall time.
+// The rows use the calling thread's CPU time (Google Benchmark's default), which other
+// processes' load inflates less than wall time; with more than one intra-op thread some of those
+// small ops still enter OpenMP regions (Viterbi gets ~2x slower at 2 threads, far more on a busy
+// machine: docs/performance.md), and the barrier waits count as the caller's CPU time.
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>

@@ -93,8 +93,8 @@ model::ModelConfig NerConfigFor(const model::EncoderConfig& encoder) {
   return model::MakeModelConfig(variant, encoder, model::TagScheme::kBio, {"PER", "LOC", "ORG"});
 }
 
-// GEMM runs measured before and after each encoder row for its MFU (5 + 5: about 0.4 s at base
-// size in float32 on one core).
+// GEMM runs measured before and after each encoder row for its MFU (5 + 5: about 1 s in float32
+// on one core).
 constexpr int kGemmReps = 5;
 
 void BM_Encoder(benchmark::State& state, const Preset& preset, torch::Dtype dtype, int64_t batch,

@@ -1,18 +1,27 @@
 #include "model/runtime.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace ner::model {
 namespace {
@@ -49,6 +58,40 @@ std::string DetectBlas(bool* slow) {
   return library;
 }
 
+// What ConfigureRuntime did to malloc, for the start-up log line.
+std::string& MallocSetting() {
+  static std::string* setting = new std::string("default");
+  return *setting;
+}
+
+std::string RetainFreedMemory(bool wanted) {
+#if defined(__GLIBC__)
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && absl::StrContains(tunables, "glibc.malloc.")) {
+    return absl::StrCat("glibc, from GLIBC_TUNABLES=", tunables);
+  }
+  if (!wanted) return "glibc defaults";
+  constexpr int kMmapThreshold = 32 << 20;
+  constexpr int kTrimThreshold = 128 << 20;
+  if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) != 1 ||
+      mallopt(M_TRIM_THRESHOLD, kTrimThreshold) != 1) {
+    return "glibc defaults (mallopt refused the thresholds)";
+  }
+  return "glibc, mmap threshold 32 MiB, trim threshold 128 MiB";
+#else
+  (void)wanted;
+  return "the C library's defaults";
+#endif
+}
+
+// The contents of a small file (a cgroup control), or "" when it cannot be read.
+std::string ReadSmallFile(const char* path) {
+  std::ifstream in(path);
+  std::string contents;
+  std::getline(in, contents);
+  return contents;
+}
+
 }  // namespace
 
 absl::Status RuntimeOptions::Validate() const {
@@ -61,9 +104,43 @@ absl::Status RuntimeOptions::Validate() const {
   return absl::OkStatus();
 }
 
+std::optional<int> CpuLimitFromCgroupCpuMax(absl::string_view contents) {
+  const std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::StripAsciiWhitespace(contents), ' ', absl::SkipEmpty());
+  int64_t quota = 0;
+  int64_t period = 0;
+  if (fields.size() != 2 || !absl::SimpleAtoi(fields[0], &quota) ||
+      !absl::SimpleAtoi(fields[1], &period) || quota <= 0 || period <= 0) {
+    return std::nullopt;  // "max ..." (no limit) or not a cpu.max file
+  }
+  return static_cast<int>(std::min<int64_t>((quota + period - 1) / period, 1 << 20));
+}
+
+int OnlineCores() {
+  static const int cores = [] {
+    int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) {
+      n = std::min(n, CPU_COUNT(&set));
+    }
+    std::optional<int> limit = CpuLimitFromCgroupCpuMax(ReadSmallFile("/sys/fs/cgroup/cpu.max"));
+    if (!limit) {  // cgroup v1
+      const std::string quota = ReadSmallFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+      const std::string period = ReadSmallFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+      limit = CpuLimitFromCgroupCpuMax(absl::StrCat(absl::StripAsciiWhitespace(quota), " ",
+                                                    absl::StripAsciiWhitespace(period)));
+    }
+    if (limit) n = std::min(n, *limit);
+    return std::max(1, n);
+  }();
+  return cores;
+}
+
 absl::Status ConfigureRuntime(const RuntimeOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int cores = OnlineCores();
+  MallocSetting() = RetainFreedMemory(options.retain_freed_memory);
   at::set_num_threads(options.intra_op_threads.value_or(cores));
   if (options.inter_op_threads) {
     try {
@@ -82,7 +159,8 @@ RuntimeInfo GetRuntimeInfo() {
   info.blas = DetectBlas(&info.slow_blas);
   info.intra_op_threads = at::get_num_threads();
   info.inter_op_threads = at::get_num_interop_threads();
-  info.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  info.cores = OnlineCores();
+  info.malloc = MallocSetting();
   info.cuda_available = torch::cuda::is_available();
   info.cuda_devices = info.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   return info;
@@ -91,7 +169,8 @@ RuntimeInfo GetRuntimeInfo() {
 std::string DescribeRuntime(const RuntimeInfo& info) {
   return absl::StrCat("LibTorch ", info.torch_version, ", BLAS: ", info.blas,
                       ", intra-op threads: ", info.intra_op_threads, " of ", info.cores,
-                      " cores, inter-op threads: ", info.inter_op_threads, ", CUDA: ",
+                      " cores, inter-op threads: ", info.inter_op_threads, ", malloc: ",
+                      info.malloc, ", CUDA: ",
                       info.cuda_available ? absl::StrCat(info.cuda_devices, " device(s)") : "no");
 }
 

@@ -200,6 +200,8 @@ class TrainingRun {
       epoch_ = epoch;
       epoch_steps_ = 0;
       epoch_chars_ = 0;
+      epoch_data_time_ = absl::Now() - epoch_start;
+      epoch_step_time_ = absl::ZeroDuration();
       double loss_sum = 0;
       for (const std::vector<int64_t>& batch : batches) {
         if (state_.global_step >= state_.total_steps) break;
@@ -221,6 +223,9 @@ class TrainingRun {
       record.epoch = epoch;
       record.steps = epoch_steps_;
       record.train_loss = epoch_steps_ > 0 ? loss_sum / static_cast<double>(epoch_steps_) : 0;
+      record.data_seconds = absl::ToDoubleSeconds(epoch_data_time_);
+      record.step_seconds = absl::ToDoubleSeconds(epoch_step_time_);
+      record.characters = static_cast<int64_t>(epoch_chars_);
       if (absl::Status s = EndEpoch(record, epoch_start); !s.ok()) return s;
       if (state_.finished) break;
     }
@@ -233,7 +238,10 @@ class TrainingRun {
   }
 
   absl::StatusOr<double> Step(const std::vector<int64_t>& indices) {
+    const absl::Time start = absl::Now();
     const TrainingBatch batch = MakeTrainingBatch(train_, indices, job_.device);
+    const absl::Time assembled = absl::Now();
+    epoch_data_time_ += assembled - start;
     NerModel model = checkpoint_.model;
     optimizer_->ZeroGrad();
     const StepLosses losses = AdversarialBackward(
@@ -246,6 +254,7 @@ class TrainingRun {
     }
     optimizer_->SetLrFactor(LrFactor(schedule_, state_.global_step));
     optimizer_->Step(config_.max_grad_norm);
+    epoch_step_time_ += absl::Now() - assembled;
     ++state_.global_step;
     ++epoch_steps_;
     ++steps_this_call_;
@@ -257,6 +266,7 @@ class TrainingRun {
   absl::Status EndEpoch(EpochRecord& record, absl::Time epoch_start) {
     bool improved = true;
     if (recognizer_ != nullptr) {
+      const absl::Time eval_start = absl::Now();
       checkpoint_.model->eval();
       absl::StatusOr<Evaluation> evaluation =
           Evaluate(*recognizer_, job_.dev, EvaluationOptions{config_.eval_batch_size});
@@ -265,6 +275,7 @@ class TrainingRun {
       const PrfCounts& overall = evaluation->metrics.overall();
       record.dev = DevScores{overall.precision(), overall.recall(), overall.f1()};
       improved = !state_.best_dev_f1 || record.dev->f1 > *state_.best_dev_f1;
+      record.eval_seconds = absl::ToDoubleSeconds(absl::Now() - eval_start);
     }
     record.seconds = absl::ToDoubleSeconds(absl::Now() - epoch_start);
     state_.epochs_completed = record.epoch;
@@ -288,9 +299,13 @@ class TrainingRun {
       state_.finished = true;
       state_.stop_reason = "all epochs done";
     }
-    TrainEvent evaluated = Event(Phase::kEvaluated);
+    TrainEvent evaluated = Event(Phase::kEvaluated, DescribeEpochTime(record));
     evaluated.loss = record.train_loss;
     evaluated.dev = record.dev;
+    const double train_seconds = record.data_seconds + record.step_seconds;
+    if (train_seconds > 0) {
+      evaluated.chars_per_second = static_cast<double>(record.characters) / train_seconds;
+    }
     Emit(std::move(evaluated));
 
     Checkpoint to_save = checkpoint_;
@@ -315,6 +330,17 @@ class TrainingRun {
       Emit(std::move(finished));
     }
     return absl::OkStatus();
+  }
+
+  // "steps 41.2 s, data handling 0.3 s (0.7%), dev evaluation 2.1 s": where the epoch went.
+  static std::string DescribeEpochTime(const EpochRecord& record) {
+    const double train_seconds = record.data_seconds + record.step_seconds;
+    std::string message = absl::StrFormat(
+        "steps %.1f s, data handling %.2f s (%.1f%%)", record.step_seconds, record.data_seconds,
+        train_seconds > 0 ? 100 * record.data_seconds / train_seconds : 0.0);
+    if (record.dev) absl::StrAppend(&message, absl::StrFormat(", dev evaluation %.1f s",
+                                                              record.eval_seconds));
+    return message;
   }
 
   // The provenance stored in the saved model configs.
@@ -380,6 +406,8 @@ class TrainingRun {
   int epoch_ = 0;
   int64_t epoch_steps_ = 0;
   double epoch_chars_ = 0;
+  absl::Duration epoch_data_time_;  // batch planning and assembly in this epoch
+  absl::Duration epoch_step_time_;  // forward/backward/optimizer in this epoch
   TrainResult result_;
 };
 

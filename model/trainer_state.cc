@@ -35,7 +35,11 @@ std::string TrainerState::ToJson() const {
                       {"steps", r.steps},
                       {"train_loss", r.train_loss},
                       {"dev", DevJson(r.dev)},
-                      {"seconds", r.seconds}});
+                      {"seconds", r.seconds},
+                      {"data_seconds", r.data_seconds},
+                      {"step_seconds", r.step_seconds},
+                      {"eval_seconds", r.eval_seconds},
+                      {"characters", r.characters}});
   }
   json out = {
       {"format", "ner-trainer-state"},
@@ -87,6 +91,10 @@ absl::StatusOr<TrainerState> ParseTrainerState(absl::string_view text) {
       record.train_loss = r.at("train_loss").get<double>();
       record.dev = ParseDev(r.at("dev"));
       record.seconds = r.at("seconds").get<double>();
+      record.data_seconds = r.value("data_seconds", 0.0);
+      record.step_seconds = r.value("step_seconds", 0.0);
+      record.eval_seconds = r.value("eval_seconds", 0.0);
+      record.characters = r.value("characters", int64_t{0});
       state.history.push_back(record);
     }
     state.train_path = in.at("train_path").get<std::string>();

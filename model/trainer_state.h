@@ -23,6 +23,11 @@ struct EpochRecord {
   double train_loss = 0;         // mean clean loss over the epoch's steps
   std::optional<DevScores> dev;  // absent without a dev set
   double seconds = 0;            // wall time of the epoch, evaluation included
+  // Where the epoch's time went (0 in states written before they were recorded):
+  double data_seconds = 0;   // batch planning and batch assembly (ids, masks, tags -> tensors)
+  double step_seconds = 0;   // forward, backward (adversarial included) and optimizer steps
+  double eval_seconds = 0;   // dev evaluation
+  int64_t characters = 0;    // training characters consumed by the epoch's steps
 };
 
 // Where a run stands after an epoch; enough, with the weights and the optimizer state, to resume

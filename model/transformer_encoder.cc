@@ -199,10 +199,9 @@ class EncoderLayerImpl : public torch::nn::Module {
     output_layer_norm_ = register_module("output_layer_norm", torch::nn::LayerNorm(norm));
   }
 
-  // hidden [B, T, H]; additive_mask [B, 1, 1, T]; table/index as RelativePositionAttention.
+  // hidden [B, T, H]; additive_mask [B, 1, 1, T]; table as RelativePositionAttention.
   torch::Tensor Forward(const torch::Tensor& hidden, const torch::Tensor& additive_mask,
-                        const torch::Tensor& table, const torch::Tensor& index,
-                        bool training) const {
+                        const torch::Tensor& table, bool training) const {
     const int64_t batch = hidden.size(0);
     const int64_t length = hidden.size(1);
     const int64_t heads = config_.num_attention_heads;
@@ -211,7 +210,7 @@ class EncoderLayerImpl : public torch::nn::Module {
     };
     const torch::Tensor context = RelativePositionAttention(
         split_heads(ApplyLinear(query_, hidden)), split_heads(ApplyLinear(key_, hidden)),
-        split_heads(ApplyLinear(value_, hidden)), additive_mask, table, index,
+        split_heads(ApplyLinear(value_, hidden)), additive_mask, table,
         config_.attention_probs_dropout_prob, training);
     const double p = config_.hidden_dropout_prob;
     const torch::Tensor attended = ApplyLayerNorm(
@@ -238,56 +237,6 @@ class EncoderLayerImpl : public torch::nn::Module {
   torch::nn::Linear intermediate_{nullptr}, output_{nullptr};
   torch::nn::LayerNorm output_layer_norm_{nullptr};
 };
-
-torch::Tensor RelativePositionTable(int64_t max_relative_position, int64_t head_size) {
-  TORCH_CHECK(max_relative_position >= 0 && head_size > 0 && head_size % 2 == 0,
-              "RelativePositionTable: need R >= 0 and an even head size, got R=",
-              max_relative_position, " d=", head_size);
-  // float64 like the reference's numpy table, then float32.
-  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  const torch::Tensor position = torch::arange(2 * max_relative_position + 1, f64).unsqueeze(1);
-  const torch::Tensor frequency =
-      torch::pow(10000.0, -torch::arange(0, head_size, 2, f64) / static_cast<double>(head_size));
-  const torch::Tensor angle = position * frequency;  // [2R + 1, d / 2]
-  return torch::stack({torch::sin(angle), torch::cos(angle)}, /*dim=*/2)
-      .reshape({2 * max_relative_position + 1, head_size})
-      .to(torch::kFloat32);
-}
-
-torch::Tensor RelativePositionIndex(int64_t length, int64_t max_relative_position) {
-  const torch::Tensor position = torch::arange(length, torch::kInt64);
-  return (position.unsqueeze(0) - position.unsqueeze(1))
-             .clamp(-max_relative_position, max_relative_position) +
-         max_relative_position;
-}
-
-torch::Tensor RelativePositionAttention(const torch::Tensor& query, const torch::Tensor& key,
-                                        const torch::Tensor& value,
-                                        const torch::Tensor& additive_mask,
-                                        const torch::Tensor& table, const torch::Tensor& index,
-                                        double dropout_prob, bool training) {
-  TORCH_CHECK(query.dim() == 4, "RelativePositionAttention: query must be [B, N, T, d], got ",
-              query.sizes());
-  const double scale = std::sqrt(static_cast<double>(query.size(-1)));
-  torch::Tensor scores = torch::matmul(query, key.transpose(-1, -2));
-  torch::Tensor expanded_index;
-  if (table.defined()) {
-    expanded_index = index.expand({query.size(0), query.size(1), index.size(0), index.size(1)});
-    // q_i . a_ij = (q_i @ table^T)[index_ij]: [B, N, T, W] instead of a [T, T, d] tensor.
-    scores = scores + torch::matmul(query, table.t()).gather(-1, expanded_index);
-  }
-  torch::Tensor probs = torch::softmax(scores / scale + additive_mask, -1);
-  probs = torch::dropout(probs, dropout_prob, training);
-  torch::Tensor context = torch::matmul(probs, value);
-  if (table.defined()) {
-    // sum_j p_ij a_ij = sum_w (sum_{j: index_ij = w} p_ij) table_w.
-    const torch::Tensor buckets =
-        torch::zeros({query.size(0), query.size(1), query.size(2), table.size(0)}, probs.options())
-            .scatter_add(-1, expanded_index, probs);
-    context = context + torch::matmul(buckets, table);
-  }
-  return context;
-}
 
 TransformerEncoderImpl::TransformerEncoderImpl(const EncoderConfig& config) : config_(config) {
   const absl::Status valid = config.Validate();
@@ -362,20 +311,17 @@ EncoderOutput TransformerEncoderImpl::Forward(const torch::Tensor& input_ids,
           .masked_fill((attention_mask == 0).view({batch, 1, 1, length}),
                        LowestValue(embedded.scalar_type()));
   torch::Tensor table;
-  torch::Tensor index;
   if (config_.kind == EncoderKind::kNezha) {
     // Distances never exceed T - 1, so rows beyond R +- (T - 1) are unused: shrink the table to
-    // 2r + 1 rows and shift the index instead of paying for 2R + 1 columns on short inputs. The
-    // [T, T] index is built once per call and shared by all layers; it is O(T^2) integer work,
-    // negligible next to attention, and keeping it out of mutable caches keeps Forward const.
+    // 2r + 1 rows (clipping at r then changes nothing) instead of paying for 2R + 1 columns on
+    // short inputs.
     const int64_t r = std::min(config_.max_relative_position, length - 1);
     table = relative_table_.narrow(0, config_.max_relative_position - r, 2 * r + 1)
                 .to(options.device(), options.dtype().toScalarType());
-    index = RelativePositionIndex(length, r).to(options.device());
   }
   for (const auto& layer : layers_) {
     output.hidden_states.push_back(
-        layer->Forward(output.hidden_states.back(), additive_mask, table, index, is_training()));
+        layer->Forward(output.hidden_states.back(), additive_mask, table, is_training()));
   }
   return output;
 }

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "model/encoder_config.h"
+#include "model/relative_position.h"  // IWYU pragma: export
 
 namespace ner::model {
 
@@ -29,31 +30,6 @@ struct EncoderOutput {
   const torch::Tensor& embedding_output() const { return hidden_states.front(); }
   const torch::Tensor& last_hidden_state() const { return hidden_states.back(); }
 };
-
-// Returns NEZHA's functional relative-position table, [2R + 1, d] float32 on the CPU:
-// table[p, 2k] = sin(p / 10000^(2k/d)) and table[p, 2k + 1] = cos(p / 10000^(2k/d)).
-// The argument is the shifted row index p = clip(j - i, -R, R) + R, not the signed distance
-// j - i: the published NEZHA code builds it that way and the pretrained weights expect it.
-// `head_size` (d) must be even. Thread-safe.
-torch::Tensor RelativePositionTable(int64_t max_relative_position, int64_t head_size);
-
-// Returns [T, T] int64 on the CPU with index[i][j] = clip(j - i, -R, R) + R, the table row that
-// query i uses for key j. Thread-safe.
-torch::Tensor RelativePositionIndex(int64_t length, int64_t max_relative_position);
-
-// Multi-head attention over query/key/value [B, N, T, d] with an additive key mask broadcastable
-// to [B, N, T, T] (0 = attend, very negative = masked). Returns the context [B, N, T, d]:
-//   scores_ij  = (q_i . k_j + q_i . a_ij) / sqrt(d),  p_i = dropout(softmax_j(scores_i + mask)),
-//   context_i  = sum_j p_ij v_j + sum_j p_ij a_ij,    a_ij = table[index[i][j]].
-// `table` [W, d] and `index` [T, T] (values in [0, W)) must be on the query's device, the table in
-// its dtype. Cost of the relative terms is O(T * W * d), never a [T, T, d] tensor: q . a is
-// q @ table^T gathered by index, and sum_j p_ij a_ij scatter-adds p into W buckets, then @ table.
-// With an undefined table this is plain BERT attention. Thread-safe.
-torch::Tensor RelativePositionAttention(const torch::Tensor& query, const torch::Tensor& key,
-                                        const torch::Tensor& value,
-                                        const torch::Tensor& additive_mask,
-                                        const torch::Tensor& table, const torch::Tensor& index,
-                                        double dropout_prob, bool training);
 
 class EncoderLayerImpl;  // One transformer layer; defined in transformer_encoder.cc.
 

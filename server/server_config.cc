@@ -1,5 +1,7 @@
 #include "server/server_config.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "model/device.h"
 
@@ -93,7 +95,10 @@ absl::StatusOr<ModelRegistryOptions> ServerConfig::RegistryOptions() const {
 
 model::RuntimeOptions ServerConfig::ModelRuntimeOptions() const {
   model::RuntimeOptions options;
-  options.intra_op_threads = intra_op_threads;
+  // Each worker runs its batch on its own intra-op thread team; together they fill the cores
+  // without oversubscribing them (docs/performance.md, "Threading").
+  options.intra_op_threads =
+      intra_op_threads.value_or(std::max(1, model::OnlineCores() / std::max(1, batcher.num_workers)));
   return options;
 }
 

@@ -22,15 +22,17 @@ ABSL_FLAG(std::string, default_model_name, "default",
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda, cuda:N or auto.");
 ABSL_FLAG(std::string, encoder_dtype, "float32", "Encoder dtype: float32, bfloat16, float16.");
 ABSL_FLAG(std::optional<int>, intra_op_threads, std::nullopt,
-          "LibTorch intra-op threads; unset = one per core.");
+          "LibTorch intra-op threads; unset = cores / --batcher_workers (at least 1).");
 // Batching.
 ABSL_FLAG(int, max_batch_size, 32, "Most pieces per model batch.");
 ABSL_FLAG(int, max_batch_tokens, 8192, "Most padded tokens per model batch.");
-ABSL_FLAG(absl::Duration, max_queue_delay, absl::Milliseconds(2),
-          "How long the oldest queued piece waits for its batch to fill.");
+ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
+          "How long the oldest queued piece waits for its batch to fill; 0 = a free worker "
+          "takes what is queued at once (batches still fill while the workers are busy).");
 ABSL_FLAG(int, max_queue_items, 4096,
           "Most pieces queued; beyond it requests fail with RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, batcher_workers, 1, "Batches run concurrently.");
+ABSL_FLAG(std::optional<int>, batcher_workers, std::nullopt,
+          "Batches run concurrently; unset = one per core.");
 // Limits.
 ABSL_FLAG(int, max_documents_per_request, 256,
           "Most documents per Recognize call or stream message.");
@@ -93,7 +95,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.batcher.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   config.batcher.max_queue_delay = absl::GetFlag(FLAGS_max_queue_delay);
   config.batcher.max_queue_items = absl::GetFlag(FLAGS_max_queue_items);
-  config.batcher.num_workers = absl::GetFlag(FLAGS_batcher_workers);
+  config.batcher.num_workers = absl::GetFlag(FLAGS_batcher_workers).value_or(model::OnlineCores());
   config.limits.max_documents = absl::GetFlag(FLAGS_max_documents_per_request);
   config.limits.max_document_bytes = absl::GetFlag(FLAGS_max_document_bytes);
   config.max_stream_inflight_documents = absl::GetFlag(FLAGS_stream_max_inflight);

@@ -64,7 +64,11 @@ std::string FormatEpochLine(const model::TrainEvent& event) {
     }
   }
   absl::StrAppend(&line, ", step ", event.step, "/", event.total_steps);
+  if (event.chars_per_second > 0) {
+    absl::StrAppend(&line, absl::StrFormat(", %.0f chars/s", event.chars_per_second));
+  }
   if (event.step < event.total_steps) absl::StrAppend(&line, ", ETA ", FormatEta(event.eta));
+  if (!event.message.empty()) absl::StrAppend(&line, " (", event.message, ")");
   return line;
 }
 

@@ -6,6 +6,9 @@
 # Prints a Markdown table and writes each run's JSON under out/bench/load/. A benchmark, not a
 # test: the ratios are what to read. See docs/performance.md.
 #   scripts/bench/load.sh                 (DURATION=20s CONCURRENCY="1 64" MODES="unary stream")
+# Also: SETTINGS="batching nobatching" (which servers), SERVER_FLAGS (extra ner-server flags, e.g.
+# "--intra_op_threads=2 --batcher_workers=1"), MODEL_ROOT/MODEL (the checkpoint served),
+# OUT (default out/bench/load).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${BUILD_DIR:-build}
@@ -16,7 +19,7 @@ MODES=${MODES:-"unary stream"}
 MODEL_ROOT=${MODEL_ROOT:-models}
 MODEL=${MODEL:-default}
 SERVER_FLAGS=${SERVER_FLAGS:-}
-OUT=out/bench/load
+OUT=${OUT:-out/bench/load}
 mkdir -p "$OUT"
 PORT=50071
 METRICS=9171
@@ -45,7 +48,7 @@ bench() {  # label mode concurrency
 }
 
 : > "$OUT/report.txt"
-for setting in batching nobatching; do
+for setting in ${SETTINGS:-batching nobatching}; do
   if [[ $setting == batching ]]; then serve; else serve --max_batch_size=1; fi
   for mode in $MODES; do
     for c in $CONCURRENCY; do bench "$setting" "$mode" "$c"; done

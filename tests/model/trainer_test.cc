@@ -96,12 +96,26 @@ TEST(TrainerStateTest, JsonRoundTrip) {
   state.best_dev_f1 = 0.75;
   state.best_epoch = 1;
   state.epochs_without_improvement = 1;
-  state.history = {{1, 10, 2.5, DevScores{0.7, 0.8, 0.75}, 1.5}, {2, 10, 1.5, std::nullopt, 1.0}};
+  state.history = {{1, 10, 2.5, DevScores{0.7, 0.8, 0.75}, 1.5, 0.25, 1.0, 0.125, 4000},
+                   {2, 10, 1.5, std::nullopt, 1.0}};
   state.train_path = "train.txt";
   absl::StatusOr<TrainerState> parsed = ParseTrainerState(state.ToJson());
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->ToJson(), state.ToJson());
   EXPECT_FALSE(ParseTrainerState("{}").ok());
+
+  // States written before the time split was recorded still load, with zeros.
+  nlohmann::json old = nlohmann::json::parse(state.ToJson());
+  for (auto& epoch : old["history"]) {
+    for (const char* key : {"data_seconds", "step_seconds", "eval_seconds", "characters"}) {
+      epoch.erase(key);
+    }
+  }
+  absl::StatusOr<TrainerState> older = ParseTrainerState(old.dump());
+  ASSERT_TRUE(older.ok()) << older.status();
+  EXPECT_EQ(older->history[0].seconds, 1.5);
+  EXPECT_EQ(older->history[0].data_seconds, 0);
+  EXPECT_EQ(older->history[0].characters, 0);
 }
 
 // --- Training runs on a slice of the Resume corpus. ---
@@ -236,6 +250,17 @@ TEST_F(TrainerTest, SameSeedGivesBitIdenticalLossesAndWeights) {
   ASSERT_EQ(a->step_losses.size(), 10u);  // 40 sentences / 8 = 5 steps x 2 epochs
   EXPECT_EQ(a->step_losses, b->step_losses);
   ExpectSameWeights(Out("a") + "/last", Out("b") + "/last");
+
+  // Each epoch records where its time went, and the characters its steps consumed.
+  int64_t characters = 0;
+  for (const Document& d : data_.train) characters += CountCodePoints(d.text);
+  for (const EpochRecord& epoch : a->state.history) {
+    EXPECT_GT(epoch.step_seconds, 0);
+    EXPECT_GT(epoch.data_seconds, 0);
+    EXPECT_GT(epoch.eval_seconds, 0);  // the fixture has a dev set
+    EXPECT_LE(epoch.data_seconds + epoch.step_seconds + epoch.eval_seconds, epoch.seconds);
+    EXPECT_EQ(epoch.characters, characters);  // every sentence once per epoch
+  }
 
   TrainConfig other = config;
   other.seed = 124;

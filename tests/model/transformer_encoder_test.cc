@@ -144,7 +144,7 @@ TEST(RelativePositionTest, FastPathMatchesNaiveReferenceIncludingGradients) {
     const torch::Tensor table = RelativePositionTable(r, d).to(torch::kFloat64);
     const torch::Tensor index = RelativePositionIndex(length, r);
 
-    const torch::Tensor fast = RelativePositionAttention(q, k, v, mask, table, index, 0.0, false);
+    const torch::Tensor fast = RelativePositionAttention(q, k, v, mask, table, 0.0, false);
     const torch::Tensor naive = NaiveRelativeAttention(q, k, v, mask, table, index);
     EXPECT_LT(MaxAbsDiff(fast, naive), 1e-12) << "T=" << length << " R=" << r;
 
@@ -155,6 +155,67 @@ TEST(RelativePositionTest, FastPathMatchesNaiveReferenceIncludingGradients) {
       EXPECT_LT(MaxAbsDiff(fast_grads[i], naive_grads[i]), 1e-12) << "grad " << i;
     }
   }
+}
+
+// ExpandByDistance and SumByDistance against gather / scatter-add with the explicit index, in
+// every floating dtype, at the edge cases of the band (R = 0, R >= T - 1, T = 1).
+TEST(RelativePositionTest, ByDistanceMapsMatchGatherAndScatterAdd) {
+  for (const auto& [length, r] : std::vector<std::pair<int64_t, int64_t>>{
+           {1, 0}, {1, 3}, {4, 0}, {7, 1}, {9, 3}, {6, 5}, {5, 8}, {130, 64}}) {
+    for (const torch::Dtype dtype :
+         {torch::kFloat64, torch::kFloat32, torch::kBFloat16, torch::kFloat16}) {
+      const int64_t window = 2 * r + 1;
+      const torch::Tensor index = RelativePositionIndex(length, r).expand({2, 3, length, length});
+      const torch::Tensor by_distance = torch::randn({2, 3, length, window}).to(dtype);
+      const torch::Tensor expanded = ExpandByDistance(by_distance, length);
+      EXPECT_TRUE(torch::equal(expanded, by_distance.gather(-1, index)))
+          << "T=" << length << " R=" << r << " " << dtype;
+      const torch::Tensor by_key = torch::rand({2, 3, length, length}).to(dtype);
+      const torch::Tensor summed = SumByDistance(by_key, window);
+      const torch::Tensor reference =
+          torch::zeros({2, 3, length, window}, torch::kFloat64)
+              .scatter_add(-1, index, by_key.to(torch::kFloat64));
+      // Sums are accumulated in float (double for double), then rounded once to the dtype.
+      const double tolerance = dtype == torch::kFloat64   ? 1e-12
+                               : dtype == torch::kFloat32 ? 1e-6
+                               : dtype == torch::kFloat16 ? 1.0 / 1024
+                                                          : 1.0 / 128;
+      const double relative_error =
+          ((summed.to(torch::kFloat64) - reference).abs() / (reference.abs() + 1e-3))
+              .max()
+              .item<double>();
+      EXPECT_LT(relative_error, tolerance) << "T=" << length << " R=" << r << " " << dtype;
+      EXPECT_EQ(summed.scalar_type(), dtype);
+    }
+  }
+  // Non-contiguous input (a transposed view) and a bad distance axis.
+  const torch::Tensor strided = torch::randn({3, 5, 5}).transpose(1, 2);
+  EXPECT_TRUE(torch::allclose(SumByDistance(strided, 5), SumByDistance(strided.contiguous(), 5)));
+  EXPECT_THROW(SumByDistance(strided, 4), c10::Error);
+  EXPECT_THROW(ExpandByDistance(torch::zeros({5, 3}), 4), c10::Error);
+}
+
+TEST(RelativePositionTest, ByDistanceMapsAreAdjointAndDifferentiableTwice) {
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const int64_t length = 8, window = 5;
+  const torch::Tensor x = torch::randn({2, length, window}, f64);
+  const torch::Tensor y = torch::randn({2, length, length}, f64);
+  // <Expand(x), y> == <x, Sum(y)>.
+  EXPECT_NEAR((ExpandByDistance(x, length) * y).sum().item<double>(),
+              (x * SumByDistance(y, window)).sum().item<double>(), 1e-10);
+  // Gradients, and gradients of gradients, against the gather / scatter-add form.
+  const torch::Tensor index = RelativePositionIndex(length, 2).expand({2, length, length});
+  torch::Tensor a = x.clone().requires_grad_();
+  torch::Tensor b = x.clone().requires_grad_();
+  const torch::Tensor w = torch::randn({2, length, length}, f64);
+  auto loss_ours = (ExpandByDistance(a, length).pow(2) * w).sum();
+  auto loss_ref = (b.gather(-1, index).pow(2) * w).sum();
+  const auto ga = torch::autograd::grad({loss_ours}, {a}, {}, true, true);
+  const auto gb = torch::autograd::grad({loss_ref}, {b}, {}, true, true);
+  EXPECT_LT(MaxAbsDiff(ga[0], gb[0]), 1e-12);
+  const auto gga = torch::autograd::grad({ga[0].sum()}, {a});
+  const auto ggb = torch::autograd::grad({gb[0].sum()}, {b});
+  EXPECT_LT(MaxAbsDiff(gga[0], ggb[0]), 1e-12);
 }
 
 // ---- Golden vectors from the independent reference ---------------------------------------------

@@ -1,5 +1,7 @@
 #include "server/server_config.h"
 
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -56,7 +58,14 @@ TEST(ServerConfigTest, OptionalFieldsMayBeUnset) {
   config.default_model_path = std::nullopt;
   config.intra_op_threads = std::nullopt;
   EXPECT_TRUE(config.Validate().ok());
-  EXPECT_FALSE(config.ModelRuntimeOptions().intra_op_threads.has_value());
+  // Unset intra-op threads: the cores shared out among the batcher's workers.
+  for (const int workers : {1, 2, 64}) {
+    config.batcher.num_workers = workers;
+    EXPECT_EQ(config.ModelRuntimeOptions().intra_op_threads,
+              std::max(1, model::OnlineCores() / workers));
+  }
+  config.intra_op_threads = 3;
+  EXPECT_EQ(config.ModelRuntimeOptions().intra_op_threads, 3);
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+#include "model/runtime.h"
+
+#include <malloc.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include <optional>
+
+#include <ATen/Parallel.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+
+namespace ner::model {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(RuntimeTest, RejectsNonPositiveThreadCounts) {
+  RuntimeOptions options;
+  options.intra_op_threads = 0;
+  EXPECT_FALSE(options.Validate().ok());
+  options.intra_op_threads = 1;
+  options.inter_op_threads = -1;
+  EXPECT_FALSE(ConfigureRuntime(options).ok());
+}
+
+TEST(RuntimeTest, SetsIntraOpThreadsAndDescribesTheRuntime) {
+  RuntimeOptions options;
+  options.intra_op_threads = 1;
+  ASSERT_TRUE(ConfigureRuntime(options).ok());
+  EXPECT_EQ(at::get_num_threads(), 1);
+  const RuntimeInfo info = GetRuntimeInfo();
+  EXPECT_EQ(info.intra_op_threads, 1);
+  EXPECT_EQ(info.cores, OnlineCores());
+  EXPECT_GE(OnlineCores(), 1);
+  EXPECT_THAT(DescribeRuntime(info), HasSubstr("intra-op threads: 1 of "));
+  EXPECT_THAT(DescribeRuntime(info), HasSubstr("malloc: "));
+}
+
+TEST(RuntimeTest, ReadsTheCpuLimitOfACgroup) {
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("max 100000\n"), std::nullopt);
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("200000 100000\n"), 2);
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("150000 100000"), 2);  // 1.5 CPUs: two threads
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("50000 100000"), 1);
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("-1 100000"), std::nullopt);  // cgroup v1: no quota
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax(""), std::nullopt);
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("100000"), std::nullopt);
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("abc 100000"), std::nullopt);
+  EXPECT_EQ(CpuLimitFromCgroupCpuMax("100000 0"), std::nullopt);
+}
+
+TEST(RuntimeTest, OnlineCoresRespectsTheAffinityMask) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  EXPECT_GE(OnlineCores(), 1);
+  EXPECT_LE(OnlineCores(), CPU_COUNT(&set));
+}
+
+#if defined(__GLIBC__)
+// Blocks glibc has handed out with mmap (returned to the kernel on free, faulted in again on
+// the next allocation) rather than from its heap.
+size_t MmappedBlocks() { return mallinfo2().hblks; }
+
+TEST(RuntimeTest, RetainsFreedBlocksBelow32MiB) {
+  ::unsetenv("GLIBC_TUNABLES");
+  ASSERT_TRUE(ConfigureRuntime(RuntimeOptions{}).ok());
+  if (absl::StrContains(GetRuntimeInfo().malloc, "refused")) {
+    GTEST_SKIP() << "malloc is not glibc's here (a sanitizer's?): " << GetRuntimeInfo().malloc;
+  }
+  EXPECT_THAT(GetRuntimeInfo().malloc, HasSubstr("mmap threshold 32 MiB"));
+  // glibc's own default threshold starts at 128 KiB: a 4 MiB block would be mmapped.
+  const size_t before = MmappedBlocks();
+  void* block = ::malloc(4 << 20);
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(MmappedBlocks(), before) << "a 4 MiB block was mmapped";
+  ::free(block);
+  // Larger ones still go to mmap, so one huge tensor is not kept after its forward.
+  void* huge = ::malloc(64 << 20);
+  ASSERT_NE(huge, nullptr);
+  EXPECT_EQ(MmappedBlocks(), before + 1);
+  ::free(huge);
+}
+
+TEST(RuntimeTest, LeavesMallocAloneWhenAskedOrWhenGlibcTunablesSetsIt) {
+  RuntimeOptions options;
+  options.retain_freed_memory = false;
+  ASSERT_TRUE(ConfigureRuntime(options).ok());
+  EXPECT_EQ(GetRuntimeInfo().malloc, "glibc defaults");
+
+  ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1);
+  ASSERT_TRUE(ConfigureRuntime(RuntimeOptions{}).ok());
+  EXPECT_THAT(GetRuntimeInfo().malloc, HasSubstr("from GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
+  ::unsetenv("GLIBC_TUNABLES");
+}
+#endif
+
+}  // namespace
+}  // namespace ner::model
