@@ -1,5 +1,7 @@
 #include "model/crf.h"
 
+#include <ATen/Dispatch.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <set>
@@ -14,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "model/crf_cpu.h"
 
 namespace ner::model {
 namespace {
@@ -223,6 +226,12 @@ torch::Tensor CrfImpl::LogLikelihood(const torch::Tensor& emissions, const torch
   return score - torch::logsumexp(alpha + end.unsqueeze(0), /*dim=*/1);
 }
 
+bool CrfImpl::UseCpuLoops(const torch::Tensor& emissions) const {
+  const auto dtype = emissions.scalar_type();
+  return backend_ == Backend::kAuto && emissions.device().is_cpu() &&
+         (dtype == torch::kFloat || dtype == torch::kDouble);
+}
+
 std::vector<ViterbiResult> CrfImpl::Decode(const torch::Tensor& emissions,
                                            const torch::Tensor& mask,
                                            const TransitionConstraints* constraints) const {
@@ -250,6 +259,28 @@ std::vector<ViterbiResult> CrfImpl::Decode(const torch::Tensor& emissions,
 
   const int64_t batch = em.size(0);
   const int64_t t_max = em.size(1);
+  if (UseCpuLoops(em)) {
+    const torch::Tensor lengths = m.sum(1).to(torch::kLong).contiguous();
+    const torch::Tensor em_c = em.contiguous();
+    const torch::Tensor start_c = start.contiguous();
+    const torch::Tensor end_c = end.contiguous();
+    const torch::Tensor trans_c = trans.contiguous();
+    std::vector<int64_t> paths(static_cast<size_t>(batch * t_max));
+    std::vector<double> scores(static_cast<size_t>(batch));
+    AT_DISPATCH_FLOATING_TYPES(em_c.scalar_type(), "CrfDecode", [&] {
+      crf_cpu::Viterbi<scalar_t>(em_c.data_ptr<scalar_t>(), lengths.data_ptr<int64_t>(),
+                                 start_c.data_ptr<scalar_t>(), end_c.data_ptr<scalar_t>(),
+                                 trans_c.data_ptr<scalar_t>(), batch, t_max, num_tags_,
+                                 paths.data(), scores.data());
+    });
+    const int64_t* lengths_p = lengths.data_ptr<int64_t>();
+    std::vector<ViterbiResult> results(batch);
+    for (int64_t b = 0; b < batch; ++b) {
+      results[b].score = scores[b];
+      results[b].path.assign(paths.begin() + b * t_max, paths.begin() + b * t_max + lengths_p[b]);
+    }
+    return results;
+  }
   torch::Tensor score = start.unsqueeze(0) + em.select(1, 0);  // [B, K]
   std::vector<torch::Tensor> history;  // history[t-1][b][j]: best previous tag for j at step t.
   history.reserve(t_max - 1);
@@ -295,6 +326,22 @@ torch::Tensor CrfImpl::Marginals(const torch::Tensor& emissions, const torch::Te
   const torch::Tensor end = end_transitions.to(dtype);
   const torch::Tensor trans = transitions.to(dtype);
   const int64_t t_max = emissions.size(1);
+  if (UseCpuLoops(emissions)) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor lengths = m.sum(1).to(torch::kLong).contiguous();
+    const torch::Tensor em_c = emissions.contiguous();
+    const torch::Tensor start_c = start.contiguous();
+    const torch::Tensor end_c = end.contiguous();
+    const torch::Tensor trans_c = trans.contiguous();
+    torch::Tensor out = torch::empty_like(em_c);
+    AT_DISPATCH_FLOATING_TYPES(em_c.scalar_type(), "CrfMarginals", [&] {
+      crf_cpu::Marginals<scalar_t>(em_c.data_ptr<scalar_t>(), lengths.data_ptr<int64_t>(),
+                                   start_c.data_ptr<scalar_t>(), end_c.data_ptr<scalar_t>(),
+                                   trans_c.data_ptr<scalar_t>(), em_c.size(0), t_max, num_tags_,
+                                   out.data_ptr<scalar_t>());
+    });
+    return out;
+  }
 
   std::vector<torch::Tensor> alphas;
   alphas.reserve(t_max);

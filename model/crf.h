@@ -83,8 +83,18 @@ class CrfImpl : public torch::nn::Module {
   torch::Tensor end_transitions;
   torch::Tensor transitions;
 
+  // How Decode and Marginals run: kAuto = plain loops (crf_cpu.h) for float and double
+  // emissions on the CPU, tensor operations otherwise (GPU, half types); kTensorOps always uses
+  // the latter, so tests can compare the two on the CPU. Not thread-safe against calls.
+  enum class Backend { kAuto, kTensorOps };
+  void set_backend(Backend backend) { backend_ = backend; }
+
  private:
+  // Whether Decode / Marginals take the plain-loop path for emissions of this dtype and device.
+  bool UseCpuLoops(const torch::Tensor& emissions) const;
+
   int64_t num_tags_;
+  Backend backend_ = Backend::kAuto;
 };
 TORCH_MODULE(Crf);
 

@@ -275,6 +275,70 @@ TEST(CrfTest, ConstraintsRespectedOnRandomEmissions) {
   }
 }
 
+// Decode and Marginals run as plain loops on the CPU and as tensor operations elsewhere: both
+// must give the same paths, scores and marginals (float and double, constrained or not, ragged
+// lengths including 1, and bfloat16 emissions, which always take the tensor path).
+TEST(CrfTest, CpuLoopsMatchTensorOps) {
+  const std::vector<std::string> labels = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
+  auto constraints = BuildTransitionConstraints(labels);
+  ASSERT_TRUE(constraints.ok()) << constraints.status();
+  torch::manual_seed(5);
+  Crf crf(5);
+  {
+    torch::NoGradGuard no_grad;
+    crf->transitions.normal_(0.0, 2.0);
+  }
+  torch::Tensor mask =
+      torch::randint(1, 20, {48, 1}, torch::kLong).gt(torch::arange(19, torch::kLong).unsqueeze(0));
+  mask.index_put_({0}, false);
+  mask.index_put_({0, 0}, true);  // a sequence of length 1
+  for (const torch::Dtype dtype : {torch::kFloat32, torch::kFloat64, torch::kBFloat16}) {
+    const torch::Tensor emissions = (torch::randn({48, 19, 5}) * 3).to(dtype);
+    for (const TransitionConstraints* c :
+         std::vector<const TransitionConstraints*>{nullptr, &*constraints}) {
+      crf->set_backend(CrfImpl::Backend::kAuto);
+      const std::vector<ViterbiResult> loops = crf->Decode(emissions, mask, c);
+      crf->set_backend(CrfImpl::Backend::kTensorOps);
+      const std::vector<ViterbiResult> tensors = crf->Decode(emissions, mask, c);
+      ASSERT_EQ(loops.size(), tensors.size());
+      for (size_t b = 0; b < loops.size(); ++b) {
+        EXPECT_EQ(loops[b].path, tensors[b].path) << "sequence " << b << " " << dtype;
+        EXPECT_EQ(loops[b].score, tensors[b].score) << "sequence " << b << " " << dtype;
+      }
+    }
+    crf->set_backend(CrfImpl::Backend::kAuto);
+    const torch::Tensor loops = crf->Marginals(emissions, mask);
+    crf->set_backend(CrfImpl::Backend::kTensorOps);
+    const torch::Tensor tensors = crf->Marginals(emissions, mask);
+    EXPECT_EQ(loops.scalar_type(), dtype);
+    // The loops accumulate in double; the float tensor path rounds each step to float.
+    const double tolerance = dtype == torch::kFloat64   ? 1e-12
+                             : dtype == torch::kFloat32 ? 1e-4
+                                                        : 0;
+    EXPECT_LE((loops.to(torch::kFloat64) - tensors.to(torch::kFloat64)).abs().max().item<double>(),
+              tolerance)
+        << dtype;
+  }
+  crf->set_backend(CrfImpl::Backend::kAuto);
+
+  // Scores hundreds apart underflow the scaled forward-backward; the loops then redo that
+  // sequence in log space and still agree with the tensor path.
+  Crf extreme(3);
+  {
+    torch::NoGradGuard no_grad;
+    extreme->transitions.fill_(-1000.0);
+    extreme->transitions[0][0] = 0.0;
+  }
+  torch::Tensor em = torch::randn({2, 6, 3}, torch::kFloat64);
+  em.index_put_({0, torch::indexing::Slice(1), 0}, -900.0);
+  const torch::Tensor full = torch::ones({2, 6}, torch::kBool);
+  const torch::Tensor loops = extreme->Marginals(em, full);
+  extreme->set_backend(CrfImpl::Backend::kTensorOps);
+  const torch::Tensor tensors = extreme->Marginals(em, full);
+  EXPECT_TRUE(torch::isfinite(loops).all().item<bool>());
+  EXPECT_LE((loops - tensors).abs().max().item<double>(), 1e-9);
+}
+
 TEST(CrfTest, Float32Works) {
   Crf crf(3);
   const torch::Tensor emissions = torch::randn({2, 3, 3});
