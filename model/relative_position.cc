@@ -14,7 +14,9 @@ namespace ner::model {
 namespace {
 
 // Rows of one [T, T] x [T, W] pair handed to one thread at a time: ~64 K elements.
-int64_t GrainRows(int64_t length) { return std::max<int64_t>(1, (int64_t{1} << 16) / length); }
+int64_t GrainRows(int64_t length) {
+  return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(length, 1));
+}
 
 // Query i's keys j fall into three runs: j < lo use distance bucket 0 (j - i <= -R),
 // lo <= j < hi use bucket j - i + R (the band, strictly inside (-R, R)), j >= hi use bucket 2R
