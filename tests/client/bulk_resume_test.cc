@@ -2,11 +2,9 @@
 // in-process, or the CLI killed with SIGKILL) and resumed ends with exactly one record per
 // input id, equal to an uninterrupted run's; an unfinished last record is repaired.
 
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,9 +18,8 @@
 #include "client/ner_client.h"
 #include "nlohmann/json.hpp"
 #include "tests/server/server_test_util.h"
+#include "tests/testing/process.h"
 #include "tests/testing/shared_data.h"
-
-extern char** environ;
 
 namespace ner::client::cli {
 namespace {
@@ -218,23 +215,9 @@ TEST_F(BulkResumeTest, RetryErrorsRunsFailedIdsAgain) {
   ExpectSameRecords(ReadOutput(output), *reference_);
 }
 
-// Runs build/client/cli/ner-client with `args`, stdout and stderr to `log`; the pid.
+// Runs build/client/cli/ner-client with `args`, stdout and stderr appended to `log`; the pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::vector<std::string> all = {NER_CLIENT_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int error = posix_spawn(&pid, NER_CLIENT_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(error, 0) << std::strerror(error);
-  return pid;
+  return ner::testing::SpawnLogged(NER_CLIENT_BINARY, args, log);
 }
 
 int Wait(pid_t pid) {

@@ -17,19 +17,11 @@ namespace {
 using server::ServerConfig;
 using server::testing::TestConfig;
 using server::testing::TestServer;
+using server::testing::StartOrDie;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr char kToken[] = "client-test-token";
-
-std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config) {
-  absl::StatusOr<std::unique_ptr<TestServer>> server = TestServer::Start(config);
-  if (!server.ok()) {
-    ADD_FAILURE() << server.status();
-    std::abort();
-  }
-  return *std::move(server);
-}
 
 std::unique_ptr<NerClient> ClientOrDie(ClientOptions options) {
   absl::StatusOr<std::unique_ptr<NerClient>> client = NerClient::Create(std::move(options));

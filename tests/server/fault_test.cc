@@ -3,14 +3,12 @@
 // busy.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,9 +23,8 @@
 #include "absl/synchronization/notification.h"
 #include "model/file_util.h"
 #include "tests/server/server_test_util.h"
+#include "tests/testing/process.h"
 #include "tests/testing/shared_data.h"
-
-extern char** environ;
 
 namespace ner::server {
 namespace {
@@ -38,25 +35,8 @@ using ::testing::HasSubstr;
 using testing::TestConfig;
 using testing::TestModelRoot;
 using testing::TestServer;
-
-std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config) {
-  absl::StatusOr<std::unique_ptr<TestServer>> server = TestServer::Start(config);
-  if (!server.ok()) {
-    ADD_FAILURE() << server.status();
-    std::abort();
-  }
-  return *std::move(server);
-}
-
-v1::RecognizeRequest Request(const std::vector<std::string>& texts) {
-  v1::RecognizeRequest request;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    v1::Document* document = request.add_documents();
-    document->set_id(absl::StrCat("d", i));
-    document->set_text(texts[i]);
-  }
-  return request;
-}
+using testing::RecognizeRequestOf;
+using testing::StartOrDie;
 
 // Same model version and the same entities (scores to float noise from other batch neighbours).
 void ExpectSameResponse(const v1::RecognizeResponse& got, const v1::RecognizeResponse& want) {
@@ -143,7 +123,7 @@ const Damage kDamages[] = {
 TEST(ServerFaultTest, DamagedCheckpointsAreRefusedAndTheOldModelKeepsServing) {
   auto server = StartOrDie(TestConfig());
   const v1::RecognizeRequest request =
-      Request({"张三在北京大学工作。", "李四去上海的华为公司。", "王五说中国人民银行。"});
+      RecognizeRequestOf({"张三在北京大学工作。", "李四去上海的华为公司。", "王五说中国人民银行。"});
   auto recognize = [&] {
     grpc::ClientContext context;
     v1::RecognizeResponse response;
@@ -212,7 +192,7 @@ std::vector<std::string> Texts(int call, int sentences) {
 
 std::unique_ptr<AsyncCall> StartCall(v1::NerService::Stub& stub, int i, int sentences = 12) {
   auto call = std::make_unique<AsyncCall>();
-  call->request = Request(Texts(i, sentences));
+  call->request = RecognizeRequestOf(Texts(i, sentences));
   AsyncCall* c = call.get();
   stub.async()->Recognize(&c->context, &c->request, &c->response, [c](grpc::Status s) {
     c->status = std::move(s);
@@ -306,7 +286,7 @@ TEST(ServerFaultTest, CancelledCallsLeaveTheOthersUnharmedAndNothingBehind) {
   // And the server goes on.
   grpc::ClientContext context;
   v1::RecognizeResponse response;
-  ASSERT_TRUE(server->stub().Recognize(&context, Request(Texts(0, 12)), &response).ok());
+  ASSERT_TRUE(server->stub().Recognize(&context, RecognizeRequestOf(Texts(0, 12)), &response).ok());
   ExpectSameResponse(response, expected[0]);
 }
 
@@ -326,21 +306,7 @@ int FreePort() {
 }
 
 pid_t SpawnServer(const std::vector<std::string>& args, const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::vector<std::string> all = {NER_SERVER_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int error = posix_spawn(&pid, NER_SERVER_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(error, 0) << std::strerror(error);
-  return pid;
+  return ner::testing::SpawnLogged(NER_SERVER_BINARY, args, log, /*truncate_log=*/true);
 }
 
 // Kills (SIGKILL) and reaps the process unless Reap() was called: no server outlives the test.
@@ -418,7 +384,7 @@ TEST(ServerFaultTest, SigtermWhileBusyFinishesTheCallsInFlightWithinTheGrace) {
   grpc::ClientContext late_context;
   late_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
   v1::RecognizeResponse late;
-  const grpc::Status late_status = stub->Recognize(&late_context, Request({"张三"}), &late);
+  const grpc::Status late_status = stub->Recognize(&late_context, RecognizeRequestOf({"张三"}), &late);
   EXPECT_EQ(late_status.error_code(), grpc::StatusCode::UNAVAILABLE) << late_status.error_message();
 
   for (int i = 0; i < kCalls; ++i) {

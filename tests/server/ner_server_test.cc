@@ -23,25 +23,8 @@ using testing::Eventually;
 using ::testing::HasSubstr;
 using testing::TestConfig;
 using testing::TestServer;
-
-std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config, bool metrics = false) {
-  absl::StatusOr<std::unique_ptr<TestServer>> server = TestServer::Start(config, metrics);
-  if (!server.ok()) {
-    ADD_FAILURE() << server.status();
-    std::abort();
-  }
-  return *std::move(server);
-}
-
-v1::RecognizeRequest Request(const std::vector<std::string>& texts) {
-  v1::RecognizeRequest request;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    v1::Document* document = request.add_documents();
-    document->set_id(absl::StrCat("d", i));
-    document->set_text(texts[i]);
-  }
-  return request;
-}
+using testing::RecognizeRequestOf;
+using testing::StartOrDie;
 
 grpc::Status Call(TestServer& server, const v1::RecognizeRequest& request,
                   v1::RecognizeResponse* response,
@@ -62,7 +45,7 @@ TEST(NerServerTest, EntitiesKeepTheOffsetInvariantOnMixedText) {
       "e\u0301王五说：“华为公司在东南西北。”😀😀 12月3日",
       "ｈｅｌｌｏ　张三　ｗｏｒｌｄ。他和她去了中国。"};
   v1::RecognizeResponse response;
-  const grpc::Status status = Call(*server, Request(texts), &response);
+  const grpc::Status status = Call(*server, RecognizeRequestOf(texts), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.model_name(), "default");
   EXPECT_EQ(response.model_version(), (*server->registry().Get(""))->version);
@@ -96,7 +79,7 @@ TEST(NerServerTest, RecognizeEqualsTheOfflineRecognizer) {
   const std::vector<std::string> texts = {"张三在北京大学工作。", "李四去上海中国人民银行。",
                                           "王五说：“华为公司在东南西北！”", "", "ＡＢＣ"};
   v1::RecognizeResponse response;
-  ASSERT_TRUE(Call(*server, Request(texts), &response).ok());
+  ASSERT_TRUE(Call(*server, RecognizeRequestOf(texts), &response).ok());
   const std::shared_ptr<const ServedModel> model = *server->registry().Get("");
   const auto offline = model->recognizer->Recognize(texts);
   ASSERT_TRUE(offline.ok());
@@ -129,7 +112,7 @@ TEST(NerServerTest, SixtyFourConcurrentClientsAllSucceedInSharedBatches) {
         grpc::ClientContext context;
         v1::RecognizeResponse response;
         const grpc::Status status = stub->Recognize(
-            &context, Request({absl::StrCat("张三", c, "在北京大学工作。")}), &response);
+            &context, RecognizeRequestOf({absl::StrCat("张三", c, "在北京大学工作。")}), &response);
         if (status.ok() && response.results_size() == 1) ok.fetch_add(1);
       }
     });
@@ -150,7 +133,7 @@ TEST(NerServerTest, LongTextEqualsItsPiecesRecognisedOneByOne) {
     text += "张三在北京大学工作，李四去上海中国人民银行。王五说：“华为公司在东南西北！”";
   }
   v1::RecognizeResponse response;
-  ASSERT_TRUE(Call(*server, Request({text}), &response).ok());
+  ASSERT_TRUE(Call(*server, RecognizeRequestOf({text}), &response).ok());
 
   const std::shared_ptr<const ServedModel> model = *server->registry().Get("");
   const model::PreparedDocument document = *model->recognizer->Prepare(text);
@@ -183,16 +166,16 @@ TEST(NerServerTest, BadRequestsFailAsAWholeAndTheServerGoesOn) {
   auto server = StartOrDie(config);
   v1::RecognizeResponse response;
 
-  grpc::Status status = Call(*server, Request({"张三", "ab\xe5\xbc"}), &response);
+  grpc::Status status = Call(*server, RecognizeRequestOf({"张三", "ab\xe5\xbc"}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("document 1 (id \"d1\"): invalid UTF-8 at byte 2"));
-  EXPECT_EQ(Call(*server, Request({"a", "b", "c", "d"}), &response).error_code(),
+  EXPECT_EQ(Call(*server, RecognizeRequestOf({"a", "b", "c", "d"}), &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  status = Call(*server, Request({std::string(65, 'x')}), &response);
+  status = Call(*server, RecognizeRequestOf({std::string(65, 'x')}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("65 bytes"));
 
-  v1::RecognizeRequest request = Request({"张三"});
+  v1::RecognizeRequest request = RecognizeRequestOf({"张三"});
   request.mutable_options()->set_model("nope");
   EXPECT_EQ(Call(*server, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
   request.mutable_options()->set_model("default");
@@ -203,7 +186,7 @@ TEST(NerServerTest, BadRequestsFailAsAWholeAndTheServerGoesOn) {
   EXPECT_EQ(Call(*server, request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   response.Clear();
-  ASSERT_TRUE(Call(*server, Request({"张三在北京大学工作。", ""}), &response).ok());
+  ASSERT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京大学工作。", ""}), &response).ok());
   EXPECT_EQ(response.results_size(), 2);
   EXPECT_EQ(server->Metric("ner_requests_total{code=\"INVALID_ARGUMENT\",method=\"Recognize\"}"),
             5);
@@ -215,7 +198,7 @@ TEST(NerServerTest, FullQueueIsRejectedPromptly) {
   config.batcher.max_queue_delay = absl::Seconds(1);  // the first request waits in the queue
   auto server = StartOrDie(config);
   grpc::ClientContext first_context;
-  v1::RecognizeRequest first_request = Request({"张三", "李四", "王五"});
+  v1::RecognizeRequest first_request = RecognizeRequestOf({"张三", "李四", "王五"});
   v1::RecognizeResponse first_response;
   absl::Notification first_done;
   grpc::Status first_status;
@@ -228,7 +211,7 @@ TEST(NerServerTest, FullQueueIsRejectedPromptly) {
 
   v1::RecognizeResponse response;
   const absl::Time start = absl::Now();
-  const grpc::Status status = Call(*server, Request({"北京", "上海"}), &response);
+  const grpc::Status status = Call(*server, RecognizeRequestOf({"北京", "上海"}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));  // not after the first batch ran
 
@@ -244,7 +227,7 @@ TEST(NerServerTest, DeadlinePassingInTheQueueIsDeadlineExceeded) {
   v1::RecognizeResponse response;
   const absl::Time start = absl::Now();
   const grpc::Status status =
-      Call(*server, Request({"张三在北京。"}), &response, absl::Milliseconds(100));
+      Call(*server, RecognizeRequestOf({"张三在北京。"}), &response, absl::Milliseconds(100));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(700));
   // The server finished the call with the same code, once the queue saw it.
@@ -252,7 +235,7 @@ TEST(NerServerTest, DeadlinePassingInTheQueueIsDeadlineExceeded) {
     return server->Metric("ner_requests_total{code=\"DEADLINE_EXCEEDED\",method=\"Recognize\"}") ==
            1;
   })) << server->MetricsText();
-  EXPECT_TRUE(Call(*server, Request({"张三在北京。"}), &response).ok());
+  EXPECT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京。"}), &response).ok());
 }
 
 TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
@@ -281,7 +264,7 @@ TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
   };
   auto version = [&] {
     v1::RecognizeResponse response;
-    EXPECT_TRUE(Call(*server, Request({"张三在北京。"}), &response).ok());
+    EXPECT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京。"}), &response).ok());
     return response.model_version();
   };
   v1::ModelInfo loaded;
@@ -317,7 +300,7 @@ TEST(NerServerTest, HealthFollowsTheDefaultModelAndDraining) {
   EXPECT_EQ(*CheckHealth(server->address(), "liveness", absl::Seconds(5)),
             HealthState::kServing);
   v1::RecognizeResponse response;
-  EXPECT_EQ(Call(*server, Request({"张三"}), &response).error_code(),
+  EXPECT_EQ(Call(*server, RecognizeRequestOf({"张三"}), &response).error_code(),
             grpc::StatusCode::UNAVAILABLE);
 
   grpc::ClientContext context;
@@ -340,7 +323,7 @@ TEST(NerServerTest, ShutdownDrainsCallsInFlight) {
   config.batcher.max_queue_delay = absl::Milliseconds(500);
   auto server = StartOrDie(config);
   grpc::ClientContext context;
-  v1::RecognizeRequest request = Request({"张三在北京。", "李四"});
+  v1::RecognizeRequest request = RecognizeRequestOf({"张三在北京。", "李四"});
   v1::RecognizeResponse response;
   absl::Notification done;
   grpc::Status status;
@@ -354,13 +337,13 @@ TEST(NerServerTest, ShutdownDrainsCallsInFlight) {
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.results_size(), 2);
   v1::RecognizeResponse late;
-  EXPECT_FALSE(Call(*server, Request({"张三"}), &late, absl::Seconds(2)).ok());
+  EXPECT_FALSE(Call(*server, RecognizeRequestOf({"张三"}), &late, absl::Seconds(2)).ok());
 }
 
 TEST(NerServerTest, MetricsEndpointShowsTheSeries) {
   auto server = StartOrDie(TestConfig(), /*metrics=*/true);
   v1::RecognizeResponse response;
-  ASSERT_TRUE(Call(*server, Request({"张三在北京大学工作。", "李四去上海。"}), &response).ok());
+  ASSERT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京大学工作。", "李四去上海。"}), &response).ok());
   absl::StatusOr<std::string> body = testing::HttpGet(server->metrics_port(), "/metrics");
   ASSERT_TRUE(body.ok()) << body.status();
   for (const char* series :

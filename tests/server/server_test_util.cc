@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "absl/strings/str_split.h"
 #include "model/checkpoint.h"
 #include "prometheus/text_serializer.h"
@@ -165,6 +166,25 @@ std::optional<double> TestServer::Metric(const std::string& series) const {
     if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(prefix.size()));
   }
   return std::nullopt;
+}
+
+std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config, bool metrics_endpoint) {
+  absl::StatusOr<std::unique_ptr<TestServer>> server = TestServer::Start(config, metrics_endpoint);
+  if (!server.ok()) {
+    ADD_FAILURE() << server.status();
+    std::abort();
+  }
+  return *std::move(server);
+}
+
+v1::RecognizeRequest RecognizeRequestOf(const std::vector<std::string>& texts) {
+  v1::RecognizeRequest request;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    v1::Document* document = request.add_documents();
+    document->set_id(absl::StrCat("d", i));
+    document->set_text(texts[i]);
+  }
+  return request;
 }
 
 bool Eventually(const std::function<bool()>& condition) {

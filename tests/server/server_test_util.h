@@ -86,6 +86,13 @@ class TestServer {
   std::unique_ptr<v1::NerService::Stub> stub_;
 };
 
+// TestServer::Start, or a test failure naming the error and abort(): no test goes on without
+// its server.
+std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config, bool metrics_endpoint = false);
+
+// A RecognizeRequest with one document per text, ids "d0", "d1", ...
+v1::RecognizeRequest RecognizeRequestOf(const std::vector<std::string>& texts);
+
 // Polls `condition` every few milliseconds for up to 10 s; its last value.
 bool Eventually(const std::function<bool()>& condition);
 

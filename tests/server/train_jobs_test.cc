@@ -20,17 +20,9 @@ using ::testing::HasSubstr;
 using testing::ReadTrainEvents;
 using testing::SmallTrainRequest;
 using testing::TestServer;
+using testing::StartOrDie;
 using testing::TrainingConfig;
 using testing::TrainStreamResult;
-
-std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config) {
-  absl::StatusOr<std::unique_ptr<TestServer>> server = TestServer::Start(config);
-  if (!server.ok()) {
-    ADD_FAILURE() << server.status();
-    std::abort();
-  }
-  return *std::move(server);
-}
 
 TEST(TrainJobsTest, TrainStreamsProgressAndServesThePromotedModel) {
   auto server = StartOrDie(TrainingConfig());

@@ -5,9 +5,7 @@
 // the next run removes. The finished run must equal an uninterrupted one bit for bit (the
 // trainer's promise for one intra-op thread on the CPU, model/trainer.h).
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,11 +27,10 @@
 #include "model/dataset.h"
 #include "model/file_util.h"
 #include "model/trainer_state.h"
+#include "tests/testing/process.h"
 #include "tests/testing/shared_data.h"
 #include "tests/testing/synthetic_data.h"
 #include "tests/testing/tiny_model.h"
-
-extern char** environ;
 
 namespace ner::tools {
 namespace {
@@ -45,21 +42,7 @@ constexpr absl::Duration kRunLimit = absl::Seconds(60);  // for any one process
 
 // Starts `ner` with `args`, stdout and stderr appended to `log`; the pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::vector<std::string> all = {NER_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int error = posix_spawn(&pid, NER_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(error, 0) << std::strerror(error);
-  return pid;
+  return ner::testing::SpawnLogged(NER_BINARY, args, log);
 }
 
 // The exit code of `pid` once it exits within kRunLimit (it is killed after), -1 otherwise.
