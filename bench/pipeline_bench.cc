@@ -34,7 +34,8 @@ std::string EnvOr(const char* name, const std::string& fallback) {
 
 // The model, its constraints and the texts, loaded once for all benchmarks.
 struct Fixture {
-  std::unique_ptr<Recognizer> recognizer;
+  std::shared_ptr<const ner::model::Checkpoint> checkpoint;
+  std::unique_ptr<Recognizer> recognizer;  // default options
   std::unique_ptr<ner::model::TransitionConstraints> constraints;
   std::vector<std::string> texts;
   std::string error;
@@ -53,8 +54,8 @@ const Fixture& GetFixture() {
     if (constraints.ok()) {
       f->constraints = std::make_unique<ner::model::TransitionConstraints>(*constraints);
     }
-    auto recognizer = Recognizer::Create(
-        std::make_shared<const ner::model::Checkpoint>(*std::move(checkpoint)));
+    f->checkpoint = std::make_shared<const ner::model::Checkpoint>(*std::move(checkpoint));
+    auto recognizer = Recognizer::Create(f->checkpoint);
     if (!recognizer.ok()) {
       f->error = std::string(recognizer.status().message());
       return f;
@@ -153,6 +154,28 @@ void BM_RunBatch(benchmark::State& state) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// RunBatch of range(0) texts with Options::max_forward_tokens = range(1) (0 = one forward).
+void BM_RunBatchForwardTokens(benchmark::State& state) {
+  NER_FIXTURE_OR_SKIP(state);
+  Recognizer::Options options;
+  options.max_forward_tokens = state.range(1);
+  auto recognizer = Recognizer::Create(f.checkpoint, options);
+  if (!recognizer.ok()) {
+    state.SkipWithError(std::string(recognizer.status().message()).c_str());
+    return;
+  }
+  const std::vector<PreparedDocument> documents = Prepared(f, static_cast<int>(state.range(0)));
+  std::vector<const PreparedPiece*> pieces;
+  std::vector<const PreparedDocument*> owners;
+  Pieces(documents, &pieces, &owners);
+  for (auto _ : state) {
+    auto entities = (*recognizer)->RunBatch(pieces, owners);
+    benchmark::DoNotOptimize(entities);
+  }
+  state.counters["chars/s"] = benchmark::Counter(static_cast<double>(Characters(pieces)),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_Emissions(benchmark::State& state) {
   NER_FIXTURE_OR_SKIP(state);
   const std::vector<PreparedDocument> documents = Prepared(f, static_cast<int>(state.range(0)));
@@ -187,6 +210,9 @@ void BM_CrfDecodeAndMarginals(benchmark::State& state) {
 
 BENCHMARK(BM_Prepare)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RunBatch)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RunBatchForwardTokens)
+    ->ArgsProduct({{64}, {0, 512, 1024, 2048, 4096, 8192}})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Emissions)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CrfDecodeAndMarginals)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
 

@@ -4,7 +4,9 @@
 
 #include <torch/torch.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
 #include "model/file_util.h"
 #include "model/state_dict.h"
@@ -159,6 +161,41 @@ absl::Status InitEncoderFromPretrained(const std::string& dir, NerModel& model,
   absl::StatusOr<std::map<std::string, torch::Tensor>> weights = LoadStateDict(dir);
   if (!weights.ok()) return weights.status();
   return model->encoder()->LoadWeights(*weights, log);
+}
+
+absl::Status InitCharEmbeddingsFromPretrained(const std::string& dir, NerModel& model) {
+  if (model->encoder()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        VariantName(model->config().variant), " has an encoder: use InitEncoderFromPretrained"));
+  }
+  absl::StatusOr<std::map<std::string, torch::Tensor>> weights = LoadStateDict(dir);
+  if (!weights.ok()) return weights.status();
+  // The names published checkpoints and `ner pretrain` use for the matrix.
+  const torch::Tensor* source = nullptr;
+  for (const auto& [key, tensor] : *weights) {
+    absl::string_view name = key;
+    absl::ConsumePrefix(&name, "module.");
+    if (!absl::ConsumePrefix(&name, "encoder.") && !absl::ConsumePrefix(&name, "nezha.")) {
+      absl::ConsumePrefix(&name, "bert.");
+    }
+    if (name == "embeddings.word_embeddings.weight") {
+      source = &tensor;
+      break;
+    }
+  }
+  if (source == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", dir, "' has no embeddings.word_embeddings.weight to take character vectors from"));
+  }
+  torch::Tensor target = model->word_embeddings();
+  if (source->sizes() != target.sizes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "word embeddings in '", dir, "' are [", absl::StrJoin(source->sizes(), ", "),
+        "], the model's character embeddings [", absl::StrJoin(target.sizes(), ", "), "]"));
+  }
+  torch::NoGradGuard no_grad;
+  target.copy_(*source);
+  return absl::OkStatus();
 }
 
 }  // namespace ner::model

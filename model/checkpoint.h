@@ -48,6 +48,13 @@ absl::StatusOr<Checkpoint> LoadCheckpoint(const std::string& dir, const LoadOpti
 absl::Status InitEncoderFromPretrained(const std::string& dir, NerModel& model,
                                        std::vector<std::string>* log = nullptr);
 
+// Copies a pretrained encoder's word-embedding matrix (embeddings.word_embeddings.weight, bare or
+// under "bert.", "nezha." or `ner pretrain`'s "encoder.", from the same kind of directory as
+// InitEncoderFromPretrained) into a bilstm-crf model's
+// character embeddings: pretrained character vectors for the model without an encoder. The
+// shapes must agree ([vocab, hidden] = [vocab_size, char_embedding_dim]).
+absl::Status InitCharEmbeddingsFromPretrained(const std::string& dir, NerModel& model);
+
 }  // namespace ner::model
 
 #endif  // NER_MODEL_CHECKPOINT_H_

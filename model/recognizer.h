@@ -57,7 +57,16 @@ class Recognizer {
   struct Options {
     // Forbid transitions the tag scheme does not allow (O -> I-x, ...) in Viterbi.
     bool constrained_decoding = true;
+    // Most padded tokens (pieces x longest piece) per forward pass of the network. RunBatch sorts
+    // its pieces by length and runs them in consecutive forwards under this bound, so one batch
+    // of mixed lengths pays little padding and no forward allocates huge activations. 0 = one
+    // forward per batch; kAutoForwardTokens = kTransformerForwardTokens for the transformer
+    // variants and 0 for bilstm-crf, whose per-time-step cost wants the widest batch (measured:
+    // docs/performance.md, "Batches through a transformer").
+    int64_t max_forward_tokens = kAutoForwardTokens;
   };
+  static constexpr int64_t kAutoForwardTokens = -1;
+  static constexpr int64_t kTransformerForwardTokens = 2048;
 
   static absl::StatusOr<std::unique_ptr<Recognizer>> Create(
       std::shared_ptr<const Checkpoint> checkpoint, const Options& options);
@@ -69,8 +78,9 @@ class Recognizer {
   // Validates (INVALID_ARGUMENT naming the byte offset of bad UTF-8), segments and tokenizes.
   absl::StatusOr<PreparedDocument> Prepare(std::string text) const;
 
-  // Runs the model on pieces in one padded batch and returns, per piece, its entities (character
-  // and byte offsets set from `documents[i]`, which must be the document of pieces[i]).
+  // Runs the model on pieces (in forwards of at most max_forward_tokens padded tokens, see
+  // Options) and returns, per piece, its entities (character and byte offsets set from
+  // `documents[i]`, which must be the document of pieces[i]).
   // INTERNAL with the LibTorch message if the computation fails.
   absl::StatusOr<std::vector<std::vector<RecognizedEntity>>> RunBatch(
       const std::vector<const PreparedPiece*>& pieces,
@@ -83,10 +93,18 @@ class Recognizer {
 
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
+  // The bound in effect (kAutoForwardTokens resolved); 0 = unbounded.
+  int64_t max_forward_tokens() const { return max_forward_tokens_; }
 
  private:
   Recognizer(std::shared_ptr<const Checkpoint> checkpoint, const Options& options,
              std::unique_ptr<TransitionConstraints> constraints);
+
+  // One padded forward over pieces[order[i]] for i in [begin, end), entities into results.
+  void RunForward(const std::vector<const PreparedPiece*>& pieces,
+                  const std::vector<const PreparedDocument*>& documents,
+                  const std::vector<size_t>& order, size_t begin, size_t end,
+                  std::vector<std::vector<RecognizedEntity>>& results) const;
 
   std::shared_ptr<const Checkpoint> checkpoint_;
   // Shares checkpoint_->model; a non-const pointer because LibTorch forward() is non-const.
@@ -95,6 +113,7 @@ class Recognizer {
   Tokenizer tokenizer_;
   std::unique_ptr<TransitionConstraints> constraints_;
   torch::Device device_;
+  int64_t max_forward_tokens_ = 0;
 };
 
 }  // namespace ner::model

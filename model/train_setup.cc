@@ -27,10 +27,6 @@ absl::StatusOr<Checkpoint> BuildInitialModel(const TrainConfig& config,
   if (vocab_path.empty()) {
     return absl::InvalidArgumentError("a vocabulary is required without an init checkpoint");
   }
-  if (!source.init.empty() && !HasEncoder(config.variant)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "an init checkpoint needs a variant with an encoder, not ", VariantName(config.variant)));
-  }
   absl::StatusOr<Vocab> vocab = Vocab::Load(vocab_path);
   if (!vocab.ok()) return vocab.status();
 
@@ -59,8 +55,21 @@ absl::StatusOr<Checkpoint> BuildInitialModel(const TrainConfig& config,
     if (!loaded.ok()) return loaded.status();
     encoder = *loaded;
   }
+  TrainConfig adjusted = config;
+  if (!source.init.empty() && !HasEncoder(config.variant)) {
+    // bilstm-crf: the init's word embeddings become the character embeddings, so their width
+    // is the init's hidden size.
+    absl::StatusOr<EncoderConfig> pretrained = LoadEncoderConfig(source.init);
+    if (!pretrained.ok()) return pretrained.status();
+    if (pretrained->hidden_size != config.char_embedding_dim) {
+      notes->push_back(absl::StrCat("char_embedding_dim ", config.char_embedding_dim, " -> ",
+                                    pretrained->hidden_size, " (the width of ", source.init,
+                                    "'s word embeddings)"));
+      adjusted.char_embedding_dim = pretrained->hidden_size;
+    }
+  }
   absl::StatusOr<ModelConfig> model_config = ModelConfigForTraining(
-      config, encoder, scheme, std::vector<std::string>(types.begin(), types.end()),
+      adjusted, encoder, scheme, std::vector<std::string>(types.begin(), types.end()),
       vocab->size());
   if (!model_config.ok()) return model_config.status();
 
@@ -72,7 +81,14 @@ absl::StatusOr<Checkpoint> BuildInitialModel(const TrainConfig& config,
       CreateNerModel(checkpoint.config, checkpoint.vocab->cls_id(), checkpoint.vocab->sep_id());
   if (!net.ok()) return net.status();
   checkpoint.model = *net;
-  if (!source.init.empty()) {
+  if (!source.init.empty() && !HasEncoder(config.variant)) {
+    if (absl::Status s = InitCharEmbeddingsFromPretrained(source.init, checkpoint.model);
+        !s.ok()) {
+      return s;
+    }
+    notes->push_back(absl::StrCat("character embeddings initialised from ", source.init,
+                                  "'s word embeddings"));
+  } else if (!source.init.empty()) {
     std::vector<std::string> init_notes;
     if (absl::Status s = InitEncoderFromPretrained(source.init, checkpoint.model, &init_notes);
         !s.ok()) {

@@ -18,7 +18,8 @@ struct InitialModelSource {
   std::string vocab_path;
   // A pretrained encoder checkpoint directory (published NEZHA/BERT layout, or `ner pretrain`
   // output) whose encoder weights initialise the model; empty = the config's preset, randomly
-  // initialised.
+  // initialised. For bilstm-crf only its word embeddings are taken, as character embeddings
+  // (char_embedding_dim becomes its hidden size).
   std::string init;
 };
 

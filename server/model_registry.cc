@@ -64,6 +64,10 @@ absl::Status ModelRegistryOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("default_model_name: ", s.message()));
   }
   if (self_test_text.empty()) return absl::InvalidArgumentError("self_test_text is empty");
+  if (max_forward_tokens.has_value() && *max_forward_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_forward_tokens must be >= 0 (0 = the whole batch), got ", *max_forward_tokens));
+  }
   return absl::OkStatus();
 }
 
@@ -121,7 +125,12 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> ModelRegistry::Build(
   absl::StatusOr<model::Checkpoint> checkpoint = model::LoadCheckpoint(*dir, options_.load);
   if (!checkpoint.ok()) return checkpoint.status();
   auto shared = std::make_shared<const model::Checkpoint>(*std::move(checkpoint));
-  absl::StatusOr<std::unique_ptr<model::Recognizer>> recognizer = model::Recognizer::Create(shared);
+  model::Recognizer::Options recognizer_options;
+  if (options_.max_forward_tokens.has_value()) {
+    recognizer_options.max_forward_tokens = *options_.max_forward_tokens;
+  }
+  absl::StatusOr<std::unique_ptr<model::Recognizer>> recognizer =
+      model::Recognizer::Create(shared, recognizer_options);
   if (!recognizer.ok()) return recognizer.status();
 
   absl::StatusOr<std::vector<std::vector<model::RecognizedEntity>>> probe =

@@ -39,6 +39,10 @@ struct ModelRegistryOptions {
   std::string model_root = ".";
   // Device and encoder dtype of loaded models.
   model::LoadOptions load;
+  // Most padded tokens per forward pass (model::Recognizer::Options::max_forward_tokens):
+  // nullopt = per model (kTransformerForwardTokens for transformer variants, one forward per
+  // batch for bilstm-crf); 0 = one forward per batch.
+  std::optional<int64_t> max_forward_tokens;
   // The name served when a request names no model.
   std::string default_model_name = "default";
   // Recognised after loading and before serving; a model that fails it is not served.

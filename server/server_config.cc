@@ -63,6 +63,10 @@ absl::Status ServerConfig::Validate() const {
   if (keepalive_time <= absl::ZeroDuration() || keepalive_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("keepalive_time and keepalive_timeout must be > 0");
   }
+  if (max_forward_tokens.has_value() && *max_forward_tokens < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_forward_tokens must be >= 0 (0 = the whole batch), got ", *max_forward_tokens));
+  }
   return ModelRuntimeOptions().Validate();
 }
 
@@ -90,6 +94,7 @@ absl::StatusOr<ModelRegistryOptions> ServerConfig::RegistryOptions() const {
   options.model_root = model_root;
   options.load = *load;
   options.default_model_name = default_model_name;
+  options.max_forward_tokens = max_forward_tokens;
   return options;
 }
 

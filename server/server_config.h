@@ -38,6 +38,9 @@ struct ServerConfig {
   std::string encoder_dtype = "float32";
   // Dynamic batching; num_workers is the number of batches run concurrently.
   BatcherOptions batcher;
+  // Most padded tokens per forward pass inside a batch (pieces sorted by length); nullopt = per
+  // model (2048 for transformer variants, the whole batch for bilstm-crf); 0 = whole batch.
+  std::optional<int64_t> max_forward_tokens;
   // Documents per request and bytes per document.
   RequestLimits limits;
   // Documents of one RecognizeStream (or Evaluate) in flight at once, >= 1: the stream stops

@@ -25,6 +25,9 @@ ABSL_FLAG(std::optional<int>, intra_op_threads, std::nullopt,
           "LibTorch intra-op threads; unset = cores / --batcher_workers (at least 1).");
 // Batching.
 ABSL_FLAG(int, max_batch_size, 32, "Most pieces per model batch.");
+ABSL_FLAG(std::optional<int64_t>, max_forward_tokens, std::nullopt,
+          "Most padded tokens per forward pass within a batch (pieces sorted by length); unset "
+          "= 2048 for transformer models, the whole batch for bilstm-crf; 0 = the whole batch.");
 ABSL_FLAG(int, max_batch_tokens, 8192, "Most padded tokens per model batch.");
 ABSL_FLAG(absl::Duration, max_queue_delay, absl::ZeroDuration(),
           "How long the oldest queued piece waits for its batch to fill; 0 = a free worker "
@@ -92,6 +95,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.encoder_dtype = absl::GetFlag(FLAGS_encoder_dtype);
   config.intra_op_threads = absl::GetFlag(FLAGS_intra_op_threads);
   config.batcher.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  config.max_forward_tokens = absl::GetFlag(FLAGS_max_forward_tokens);
   config.batcher.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   config.batcher.max_queue_delay = absl::GetFlag(FLAGS_max_queue_delay);
   config.batcher.max_queue_items = absl::GetFlag(FLAGS_max_queue_items);

@@ -36,7 +36,8 @@ ABSL_FLAG(std::string, config, "",
           "flags set to non-default values override it.");
 ABSL_FLAG(std::string, init, "",
           "Pretrained encoder directory (HuggingFace-style config.json + model.safetensors or "
-          "pytorch_model.bin, and vocab.txt) to start from.");
+          "pytorch_model.bin, and vocab.txt) to start from; for bilstm-crf, its word embeddings "
+          "become the character embeddings.");
 ABSL_FLAG(std::string, vocab, "",
           "Vocabulary file; defaults to <init>/vocab.txt. Required without --init.");
 ABSL_FLAG(std::string, variant, "nezha-df-bilstm-crf",

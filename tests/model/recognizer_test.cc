@@ -120,6 +120,74 @@ TEST(RecognizerTest, ConstrainedDecodingNeverStartsWithInside) {
   ExpectOffsetsExact(doc->text, (*results)[0]);
 }
 
+Recognizer::Options ForwardTokens(int64_t n) {
+  Recognizer::Options options;
+  options.max_forward_tokens = n;
+  return options;
+}
+
+// Pieces of mixed lengths give the same entities, in the caller's order, whether they run in one
+// padded forward or sorted by length in forwards of at most N padded tokens.
+TEST(RecognizerTest, ForwardsBoundedByTokensMatchOneForward) {
+  std::vector<std::string> texts;
+  const char* sentences[] = {"张三在北京大学工作。", "李四和王五到中国人民银行！",
+                             "华为公司2021年在上海说了", "好", "他说：“我去上海。”"};
+  for (int i = 0; i < 23; ++i) {
+    std::string text;
+    for (int j = 0; j <= i % 5; ++j) text += sentences[(i + j) % 5];
+    texts.push_back(text);
+  }
+  std::vector<PreparedDocument> documents;
+  auto reference = Recognizer::Create(Tiny(), ForwardTokens(0));
+  ASSERT_TRUE(reference.ok());
+  EXPECT_EQ((*reference)->max_forward_tokens(), 0);
+  for (const std::string& text : texts) documents.push_back(*(*reference)->Prepare(text));
+  std::vector<const PreparedPiece*> pieces;
+  std::vector<const PreparedDocument*> owners;
+  for (const PreparedDocument& d : documents) {
+    for (const PreparedPiece& p : d.pieces) pieces.push_back(&p), owners.push_back(&d);
+  }
+  auto one_forward = (*reference)->RunBatch(pieces, owners);
+  ASSERT_TRUE(one_forward.ok());
+  int64_t tagged = 0;
+  for (const auto& entities : *one_forward) tagged += static_cast<int64_t>(entities.size());
+  ASSERT_GT(tagged, 10) << "the random model should tag something";
+  // 1: every piece alone; 40: a few per forward; the longest piece alone exceeds 40 tokens.
+  for (int64_t bound : {int64_t{1}, int64_t{40}, int64_t{100}, Recognizer::kAutoForwardTokens}) {
+    auto recognizer = Recognizer::Create(Tiny(), ForwardTokens(bound));
+    ASSERT_TRUE(recognizer.ok());
+    auto split = (*recognizer)->RunBatch(pieces, owners);
+    ASSERT_TRUE(split.ok()) << split.status();
+    ASSERT_EQ(split->size(), one_forward->size());
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      const auto& a = (*one_forward)[i];
+      const auto& b = (*split)[i];
+      ASSERT_EQ(a.size(), b.size()) << "bound " << bound << ", piece " << i;
+      for (size_t k = 0; k < a.size(); ++k) {
+        EXPECT_EQ(a[k].begin_char, b[k].begin_char);
+        EXPECT_EQ(a[k].end_char, b[k].end_char);
+        EXPECT_EQ(a[k].type, b[k].type);
+        EXPECT_EQ(a[k].text, b[k].text);
+        EXPECT_NEAR(a[k].score, b[k].score, 1e-4);
+      }
+    }
+  }
+}
+
+TEST(RecognizerTest, ForwardTokensDefaultPerVariantAndValidated) {
+  auto transformer = Recognizer::Create(Tiny());
+  ASSERT_TRUE(transformer.ok());
+  EXPECT_EQ((*transformer)->max_forward_tokens(), Recognizer::kTransformerForwardTokens);
+  auto bilstm = Recognizer::Create(std::make_shared<Checkpoint>(
+      ner::testing::TinyCheckpoint(Variant::kBiLstmCrf)));
+  ASSERT_TRUE(bilstm.ok());
+  EXPECT_EQ((*bilstm)->max_forward_tokens(), 0);
+  auto bad = Recognizer::Create(Tiny(), ForwardTokens(-2));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("max_forward_tokens"));
+}
+
 TEST(RecognizerTest, Bf16PredictionsMatchFloat32OnRealText) {
   NER_REQUIRE_SHARED(path, "data/resume/dev.char.bmes");
   absl::StatusOr<Dataset> dev = ReadDataset(path);

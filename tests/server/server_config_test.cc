@@ -18,6 +18,10 @@ TEST(ServerConfigTest, DefaultsAreValid) {
   EXPECT_EQ(registry->default_model_name, "default");
   EXPECT_EQ(registry->load.device, torch::Device(torch::kCPU));
   EXPECT_EQ(registry->load.encoder_dtype, torch::kFloat32);
+  EXPECT_FALSE(registry->max_forward_tokens.has_value()) << "unset = per model";
+  ServerConfig bounded;
+  bounded.max_forward_tokens = 1024;
+  EXPECT_EQ(bounded.RegistryOptions()->max_forward_tokens, 1024);
 }
 
 TEST(ServerConfigTest, RejectsEachBadField) {
@@ -35,6 +39,7 @@ TEST(ServerConfigTest, RejectsEachBadField) {
       {"device", [](ServerConfig& c) { c.device = "tpu"; }},
       {"encoder_dtype", [](ServerConfig& c) { c.encoder_dtype = "int3"; }},
       {"max_batch_size", [](ServerConfig& c) { c.batcher.max_batch_size = 0; }},
+      {"max_forward_tokens", [](ServerConfig& c) { c.max_forward_tokens = -1; }},
       {"max_documents_per_request", [](ServerConfig& c) { c.limits.max_documents = 0; }},
       {"max_document_bytes", [](ServerConfig& c) { c.limits.max_document_bytes = 0; }},
       {"max_stream_inflight_documents",
