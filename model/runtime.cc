@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "model/intra_op_threads.h"
 
 namespace ner::model {
 namespace {
@@ -137,11 +139,32 @@ int OnlineCores() {
   return cores;
 }
 
+namespace {
+// What ConfigureRuntime chose for serving threads; 0 = not configured (LibTorch's default).
+std::atomic<int> serving_intra_op_threads{0};
+}  // namespace
+
+void SetThreadIntraOpThreads(int threads) {
+  // Consume this thread's lazy initialisation first (it would otherwise re-read the process-wide
+  // default at the first parallel operation), then set the thread's own count.
+  at::internal::lazy_init_num_threads();
+  at::set_num_threads(std::max(1, threads));
+}
+
+void UseServingIntraOpThreads() {
+  thread_local bool applied = false;
+  if (applied) return;
+  applied = true;
+  const int threads = serving_intra_op_threads.load();
+  if (threads > 0) SetThreadIntraOpThreads(threads);
+}
+
 absl::Status ConfigureRuntime(const RuntimeOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   const int cores = OnlineCores();
   MallocSetting() = RetainFreedMemory(options.retain_freed_memory);
-  at::set_num_threads(options.intra_op_threads.value_or(cores));
+  serving_intra_op_threads = options.intra_op_threads.value_or(cores);
+  SetThreadIntraOpThreads(serving_intra_op_threads);
   if (options.inter_op_threads) {
     try {
       at::set_num_interop_threads(*options.inter_op_threads);

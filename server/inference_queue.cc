@@ -6,6 +6,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "model/intra_op_threads.h"
 
 namespace ner::server {
 namespace {
@@ -170,6 +171,8 @@ absl::Status InferenceQueue::Submit(std::vector<PreparedDocument> documents,
 
 absl::Status InferenceQueue::RunBatch(absl::Span<BatchTask* const> batch) {
   UpdateQueueDepth();
+  // A batcher worker runs with the serving thread count, whatever a Train job set meanwhile.
+  model::UseServingIntraOpThreads();
   // Group by model, keeping run order within each group. Usually there is a single group.
   std::vector<std::pair<const ServedModel*, std::vector<PieceTask*>>> groups;
   for (BatchTask* task : batch) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "model/evaluator.h"
+#include "model/intra_op_threads.h"
 #include "model/log.h"
 #include "model/train_config.h"
 #include "model/train_setup.h"
@@ -304,8 +305,9 @@ void TrainJobManager::Run(std::shared_ptr<Job> job) {
 
 absl::Status TrainJobManager::RunTraining(Job& job) {
   const v1::TrainRequest& request = job.request;
-  // This thread's LibTorch threads: training must not take the serving cores.
-  at::set_num_threads(options_.threads);
+  // This thread's LibTorch threads: training must not take the serving cores (the batcher's
+  // workers keep their own count: model/intra_op_threads.h).
+  model::SetThreadIntraOpThreads(options_.threads);
   auto info = [this, &job](v1::TrainPhase phase, std::string message) {
     v1::TrainEvent event = LatestEvent(job);
     event.set_phase(phase);

@@ -8,6 +8,13 @@ import sys
 
 ROWS = ["bilstm-crf", "bert-bilstm-crf", "nezha-bilstm-crf", "nezha-df", "nezha-df-fgm",
         "nezha-df-fgsm"]
+# What a run's TAG stands for (table4.sh's OUT suffix): its initialisation and recipe changes.
+TAGS = {
+    "mlm": "MLM encoder",
+    "drop05": "dropout 0.5",
+    "mlmemb": "MLM embeddings",
+    "mlmemb-drop05": "MLM embeddings, dropout 0.5",
+}
 
 
 def main() -> None:
@@ -16,13 +23,17 @@ def main() -> None:
         lines = [json.loads(line) for line in f if line.strip()]
     lines.sort(key=lambda r: (r["dataset"], ROWS.index(r["row"]) if r["row"] in ROWS else 99,
                               r.get("tag", "")))
-    print("| corpus | row | encoder | test P | test R | test F1 | train wall time | seed |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| corpus | row | initialisation, recipe | dev F1 | test P | test R | test F1 | "
+          "train wall time | seed |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in lines:
         t = r["test"]
         minutes = r["train_seconds"] / 60
-        encoder = r.get("tag") or ("—" if r["row"] == "bilstm-crf" else "from scratch")
-        print(f"| {r['dataset']} | {r['row']} | {encoder} | {100 * t['precision']:.2f} | "
+        tag = r.get("tag", "")
+        setting = TAGS.get(tag, tag) or ("random embeddings" if r["row"] == "bilstm-crf"
+                                         else "from scratch")
+        dev = f"{100 * r['dev_f1']:.2f}" if "dev_f1" in r else "—"
+        print(f"| {r['dataset']} | {r['row']} | {setting} | {dev} | {100 * t['precision']:.2f} | "
               f"{100 * t['recall']:.2f} | **{100 * t['f1']:.2f}** | {minutes:.0f} min | "
               f"{r['seed']} |")
 

@@ -68,7 +68,9 @@ import json, sys
 out, dataset, row, seed, secs, tag, results, command = sys.argv[1:9]
 test = json.load(open(f"{out}/test.json"))  # one entry per file scored
 test = test[0] if isinstance(test, list) else test
+state = json.load(open(f"{out}/last/trainer_state.json"))  # the run's best dev F1 picked `best`
 line = {"dataset": dataset, "row": row, "tag": tag, "seed": int(seed), "train_seconds": int(secs),
+        "dev_f1": state["best_dev_f1"], "best_epoch": state["best_epoch"],
         "test": test["overall"], "command": command}
 with open(results, "a") as f:
     f.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -4,13 +4,17 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include <future>
 #include <optional>
+#include <thread>
 
 #include <ATen/Parallel.h>
+#include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "model/intra_op_threads.h"
 
 namespace ner::model {
 namespace {
@@ -37,6 +41,60 @@ TEST(RuntimeTest, SetsIntraOpThreadsAndDescribesTheRuntime) {
   EXPECT_GE(OnlineCores(), 1);
   EXPECT_THAT(DescribeRuntime(info), HasSubstr("intra-op threads: 1 of "));
   EXPECT_THAT(DescribeRuntime(info), HasSubstr("malloc: "));
+}
+
+// A parallel operation (at::parallel_for over 1M elements), then the thread's team size.
+int ThreadsAfterAParallelOp() {
+  at::Tensor x = at::ones({1 << 20});
+  x.add_(1);
+  return at::get_num_threads();
+}
+
+// The batcher-worker / Train-job situation: a thread fixes its count, another thread sets a
+// different one before the first has run anything parallel. Plain at::set_num_threads would
+// lose the first thread's count at its first parallel op (LibTorch's lazy per-thread init).
+TEST(IntraOpThreadsTest, AThreadKeepsItsCountWhenAnotherChangesIt) {
+  const int before = at::get_num_threads();
+  std::promise<void> pinned, changed;
+  std::future<void> changed_future = changed.get_future();
+  int worker_threads = 0;
+  std::thread worker([&] {
+    SetThreadIntraOpThreads(1);
+    pinned.set_value();
+    changed_future.wait();
+    worker_threads = ThreadsAfterAParallelOp();
+  });
+  pinned.get_future().wait();
+  std::thread trainer([&] {
+    SetThreadIntraOpThreads(3);
+    EXPECT_EQ(ThreadsAfterAParallelOp(), 3);
+    changed.set_value();
+  });
+  trainer.join();
+  worker.join();
+  EXPECT_EQ(worker_threads, 1);
+  // A thread that fixed nothing takes the latest default.
+  int fresh_threads = 0;
+  std::thread fresh([&] { fresh_threads = ThreadsAfterAParallelOp(); });
+  fresh.join();
+  EXPECT_EQ(fresh_threads, 3);
+  SetThreadIntraOpThreads(before);
+}
+
+// Serving threads take ConfigureRuntime's count once, whatever the default became since.
+TEST(IntraOpThreadsTest, ServingThreadsUseTheConfiguredCount) {
+  RuntimeOptions options;
+  options.intra_op_threads = 2;
+  ASSERT_TRUE(ConfigureRuntime(options).ok());
+  std::thread([] { SetThreadIntraOpThreads(4); }).join();  // e.g. a Train job
+  int serving = 0;
+  std::thread([&] {
+    UseServingIntraOpThreads();
+    serving = ThreadsAfterAParallelOp();
+  }).join();
+  EXPECT_EQ(serving, 2);
+  options.intra_op_threads = 1;
+  ASSERT_TRUE(ConfigureRuntime(options).ok());
 }
 
 TEST(RuntimeTest, ReadsTheCpuLimitOfACgroup) {
