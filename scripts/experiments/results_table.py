@@ -4,11 +4,13 @@
 Usage: scripts/experiments/results_table.py [out/experiments/results.jsonl]
 """
 import json
+import re
 import sys
 
 ROWS = ["bilstm-crf", "bert-bilstm-crf", "nezha-bilstm-crf", "nezha-df", "nezha-df-fgm",
         "nezha-df-fgsm"]
-# What a run's TAG stands for (table4.sh's OUT suffix): its initialisation and recipe changes.
+# What a run's TAG stands for (table4.sh's OUT suffix): its initialisation and recipe changes;
+# a trailing "seedN" marks a repeat with another SEED.
 TAGS = {
     "mlm": "MLM encoder",
     "drop05": "dropout 0.5",
@@ -29,7 +31,7 @@ def main() -> None:
     for r in lines:
         t = r["test"]
         minutes = r["train_seconds"] / 60
-        tag = r.get("tag", "")
+        tag = re.sub(r"-?seed\d+$", "", r.get("tag", ""))  # repeats of a setting differ in seed
         setting = TAGS.get(tag, tag) or ("random embeddings" if r["row"] == "bilstm-crf"
                                          else "from scratch")
         dev = f"{100 * r['dev_f1']:.2f}" if "dev_f1" in r else "—"
