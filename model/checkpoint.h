@@ -49,10 +49,10 @@ absl::Status InitEncoderFromPretrained(const std::string& dir, NerModel& model,
                                        std::vector<std::string>* log = nullptr);
 
 // Copies a pretrained encoder's word-embedding matrix (embeddings.word_embeddings.weight, bare or
-// under "bert.", "nezha." or `ner pretrain`'s "encoder.", from the same kind of directory as
-// InitEncoderFromPretrained) into a bilstm-crf model's
-// character embeddings: pretrained character vectors for the model without an encoder. The
-// shapes must agree ([vocab, hidden] = [vocab_size, char_embedding_dim]).
+// under "bert.", "nezha." or `ner pretrain`'s "encoder.", in the same kind of directory as
+// InitEncoderFromPretrained reads) into a bilstm-crf model's character embeddings: pretrained
+// character vectors for the model without an encoder. The shapes must agree ([vocab, hidden] =
+// [vocab_size, char_embedding_dim]); otherwise INVALID_ARGUMENT naming both and `model` unchanged.
 absl::Status InitCharEmbeddingsFromPretrained(const std::string& dir, NerModel& model);
 
 }  // namespace ner::model
