@@ -114,6 +114,12 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                        .Help("Pieces waiting in the batching queue")
                        .Register(registry)
                        .Add({})),
+      queue_capacity_(prometheus::BuildGauge()
+                          .Name("ner_queue_capacity")
+                          .Help("Pieces the batching queue accepts before refusing requests "
+                                "(--max_queue_items)")
+                          .Register(registry)
+                          .Add({})),
       batch_size_(prometheus::BuildHistogram()
                       .Name("ner_batch_size")
                       .Help("Pieces per batch run by the model")
@@ -229,6 +235,10 @@ void ServerMetrics::EntitiesReturned(absl::string_view type, int64_t count) {
 }
 
 void ServerMetrics::SetQueueDepth(int64_t pieces) { queue_depth_.Set(static_cast<double>(pieces)); }
+
+void ServerMetrics::SetQueueCapacity(int64_t pieces) {
+  queue_capacity_.Set(static_cast<double>(pieces));
+}
 
 void ServerMetrics::SetTrainJobsRunning(int64_t jobs) {
   train_jobs_running_.Set(static_cast<double>(jobs));

@@ -52,6 +52,7 @@ absl::string_view RpcMethodName(RpcMethod method);
 //   ner_documents_total, ner_characters_total documents recognised and their code points
 //   ner_entities_total{type}                  entities returned (after filtering)
 //   ner_queue_depth                           pieces waiting in the batching queue
+//   ner_queue_capacity                        pieces the queue accepts (--max_queue_items)
 //   ner_batch_size, ner_batch_tokens          pieces and tokens per batch (histograms)
 //   ner_batch_latency_seconds                 model time per batch (histogram)
 //   ner_model_loaded                          models serving
@@ -77,8 +78,10 @@ class ServerMetrics : public BatcherObserver, public ModelRegistryObserver {
   void DocumentsRecognized(int64_t documents, int64_t characters);
   // `count` entities of `type` were returned.
   void EntitiesReturned(absl::string_view type, int64_t count);
-  // Pieces waiting in the batching queue now.
+  // Pieces waiting in the batching queue now, and how many it accepts (set once at start-up),
+  // so that alerts compare the two instead of repeating the flag's value.
   void SetQueueDepth(int64_t pieces);
+  void SetQueueCapacity(int64_t pieces);
 
   // Training jobs.
   void SetTrainJobsRunning(int64_t jobs);
@@ -105,6 +108,7 @@ class ServerMetrics : public BatcherObserver, public ModelRegistryObserver {
   prometheus::Counter& documents_;
   prometheus::Counter& characters_;
   prometheus::Gauge& queue_depth_;
+  prometheus::Gauge& queue_capacity_;
   prometheus::Histogram& batch_size_;
   prometheus::Histogram& batch_tokens_;
   prometheus::Histogram& batch_latency_;

@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<NerServer>> NerServer::Start(const ServerConfig& 
       InferenceQueue::Create(config.batcher, metrics);
   if (!queue.ok()) return queue.status();
   server->queue_ = *std::move(queue);
+  metrics->SetQueueCapacity(config.batcher.max_queue_items);
 
   ServiceContext context;
   context.registry = registry;

@@ -28,6 +28,7 @@ TEST(ServerMetricsTest, RecordsRequestsBatchesAndModels) {
   metrics.DocumentsRecognized(2, 17);
   metrics.EntitiesReturned("PER", 3);
   metrics.SetQueueDepth(5);
+  metrics.SetQueueCapacity(4096);
   BatchReport report;
   report.size = 4;
   report.tokens = 100;
@@ -57,6 +58,7 @@ TEST(ServerMetricsTest, RecordsRequestsBatchesAndModels) {
   EXPECT_THAT(text, HasSubstr("ner_entities_total{type=\"PER\"} 3"));
   EXPECT_THAT(text, HasSubstr("ner_entities_total{type=\"LOC\"} 0"));  // resolved at load
   EXPECT_THAT(text, HasSubstr("ner_queue_depth 5"));
+  EXPECT_THAT(text, HasSubstr("ner_queue_capacity 4096"));
   EXPECT_THAT(text, HasSubstr("ner_batch_size_count 1"));
   EXPECT_THAT(text, HasSubstr("ner_batch_tokens_sum 100"));
   EXPECT_THAT(text, HasSubstr("ner_batch_latency_seconds_count 1"));

@@ -357,6 +357,9 @@ TEST(NerServerTest, MetricsEndpointShowsTheSeries) {
         "ner_train_dev_f1"}) {
     EXPECT_THAT(*body, HasSubstr(series));
   }
+  // The queue's capacity, for alerts on depth / capacity.
+  EXPECT_THAT(*body, HasSubstr("ner_queue_capacity " +
+                               std::to_string(TestConfig().batcher.max_queue_items)));
 }
 
 TEST(NerServerTest, TrainingCanBeSwitchedOff) {
