@@ -19,19 +19,24 @@ TAGS = {
 }
 
 
+def base_tag(r: dict) -> str:
+    """The run's TAG without a trailing seedN: repeats of a setting differ only in seed."""
+    return re.sub(r"-?seed\d+$", "", r.get("tag", ""))
+
+
 def main() -> None:
     path = sys.argv[1] if len(sys.argv) > 1 else "out/experiments/results.jsonl"
     with open(path, encoding="utf-8") as f:
         lines = [json.loads(line) for line in f if line.strip()]
     lines.sort(key=lambda r: (r["dataset"], ROWS.index(r["row"]) if r["row"] in ROWS else 99,
-                              r.get("tag", "")))
+                              base_tag(r), r["seed"] != 42, r["seed"]))
     print("| corpus | row | initialisation, recipe | dev F1 | test P | test R | test F1 | "
           "train wall time | seed |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in lines:
         t = r["test"]
         minutes = r["train_seconds"] / 60
-        tag = re.sub(r"-?seed\d+$", "", r.get("tag", ""))  # repeats of a setting differ in seed
+        tag = base_tag(r)
         setting = TAGS.get(tag, tag) or ("random embeddings" if r["row"] == "bilstm-crf"
                                          else "from scratch")
         dev = f"{100 * r['dev_f1']:.2f}" if "dev_f1" in r else "—"
