@@ -12,18 +12,15 @@ absl::Status ServerConfig::Validate() const {
   if (metrics_address.has_value() && metrics_address->empty()) {
     return absl::InvalidArgumentError("metrics_address is empty (leave it unset to disable)");
   }
-  if (model_root.empty()) return absl::InvalidArgumentError("model_root is empty");
   if (data_root.empty()) return absl::InvalidArgumentError("data_root is empty");
   if (default_model_path.has_value() && default_model_path->empty()) {
     return absl::InvalidArgumentError(
         "default_model_path is empty (leave it unset to start without a model)");
   }
-  if (absl::Status s = ValidateModelName(default_model_name); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("default_model_name: ", s.message()));
-  }
-  if (absl::StatusOr<model::LoadOptions> load = ModelLoadOptions(); !load.ok()) {
-    return load.status();
-  }
+  // model_root, default_model_name, device, encoder dtype, max_forward_tokens.
+  absl::StatusOr<ModelRegistryOptions> registry = RegistryOptions();
+  if (!registry.ok()) return registry.status();
+  if (absl::Status s = registry->Validate(); !s.ok()) return s;
   if (absl::Status s = batcher.Validate(); !s.ok()) return s;
   if (limits.max_documents < 1) {
     return absl::InvalidArgumentError(
@@ -62,10 +59,6 @@ absl::Status ServerConfig::Validate() const {
   }
   if (keepalive_time <= absl::ZeroDuration() || keepalive_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("keepalive_time and keepalive_timeout must be > 0");
-  }
-  if (max_forward_tokens.has_value() && *max_forward_tokens < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_forward_tokens must be >= 0 (0 = the whole batch), got ", *max_forward_tokens));
   }
   return ModelRuntimeOptions().Validate();
 }
