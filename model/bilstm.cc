@@ -1,12 +1,17 @@
 #include "model/bilstm.h"
 
 #include <cstdint>
+#include <string>
 #include <tuple>
+#include <vector>
 
+#include <torch/autograd.h>
 #include <torch/nn/modules/rnn.h>
 #include <torch/nn/options/rnn.h>
 #include <torch/nn/utils/rnn.h>
 #include <torch/types.h>
+
+#include "model/lstm_cpu.h"
 
 namespace ner::model {
 
@@ -45,12 +50,77 @@ torch::Tensor BiLstmImpl::forward(const torch::Tensor& input, const torch::Tenso
   TORCH_CHECK(steps.unsqueeze(0).lt(lengths.to(m.device()).unsqueeze(1)).eq(m).all().item<bool>(),
               "BiLSTM: each mask row must be a prefix of ones");
 
+  if (!torch::GradMode::is_enabled() && input.device().is_cpu() &&
+      input.scalar_type() == torch::kFloat) {
+    return InferenceForward(input, lengths);
+  }
   namespace rnn = torch::nn::utils::rnn;
   const rnn::PackedSequence packed =
       rnn::pack_padded_sequence(input, lengths, /*batch_first=*/true, /*enforce_sorted=*/false);
   const rnn::PackedSequence out = std::get<0>(lstm_->forward_with_packed_input(packed));
   return std::get<0>(rnn::pad_packed_sequence(out, /*batch_first=*/true, /*padding_value=*/0.0,
                                               /*total_length=*/t_max));
+}
+
+struct BiLstmImpl::PackedWeights {
+  std::vector<const void*> storage;  // the 8 parameters it was packed from, and their versions
+  std::vector<int64_t> versions;
+  std::vector<float> wt[2];
+  std::vector<float> bias[2];
+};
+
+std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed() {
+  const auto params = lstm_->named_parameters(/*recurse=*/false);
+  std::vector<torch::Tensor> tensors;  // forward w_ih, w_hh, b_ih, b_hh, then the backward ones
+  for (const char* suffix : {"", "_reverse"}) {
+    for (const char* name : {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}) {
+      const torch::Tensor& p = params[std::string(name) + suffix];
+      TORCH_CHECK(p.scalar_type() == torch::kFloat && p.device().is_cpu(),
+                  "BiLSTM: float CPU input needs float CPU weights, got ", p.scalar_type(), " on ",
+                  p.device());
+      tensors.push_back(p);
+    }
+  }
+  std::lock_guard<std::mutex> lock(packed_mutex_);
+  if (packed_ != nullptr) {
+    bool current = true;
+    for (size_t i = 0; i < tensors.size() && current; ++i) {
+      current = packed_->storage[i] == tensors[i].data_ptr() &&
+                packed_->versions[i] == tensors[i]._version();
+    }
+    if (current) return packed_;
+  }
+  auto packed = std::make_shared<PackedWeights>();
+  for (const torch::Tensor& t : tensors) {
+    packed->storage.push_back(t.data_ptr());
+    packed->versions.push_back(t._version());
+  }
+  const int64_t gates = 4 * hidden_dim_;
+  for (int d = 0; d < 2; ++d) {
+    std::vector<torch::Tensor> c;
+    for (int i = 0; i < 4; ++i) c.push_back(tensors[4 * d + i].contiguous());
+    packed->wt[d].resize(static_cast<size_t>((input_dim_ + hidden_dim_) * gates));
+    packed->bias[d].resize(static_cast<size_t>(gates));
+    lstm_cpu::PackDirection({c[0].data_ptr<float>(), c[1].data_ptr<float>(),
+                             c[2].data_ptr<float>(), c[3].data_ptr<float>()},
+                            input_dim_, hidden_dim_, packed->wt[d].data(), packed->bias[d].data());
+  }
+  packed_ = std::move(packed);
+  return packed_;
+}
+
+torch::Tensor BiLstmImpl::InferenceForward(const torch::Tensor& input,
+                                          const torch::Tensor& lengths) {
+  const std::shared_ptr<const PackedWeights> packed = Packed();
+  const torch::Tensor x = input.contiguous();
+  const torch::Tensor lengths_long = lengths.to(torch::kLong).contiguous();
+  torch::Tensor out = torch::zeros({input.size(0), input.size(1), 2 * hidden_dim_}, input.options());
+  lstm_cpu::BiLstmInference(x.data_ptr<float>(), input_dim_,
+                            {packed->wt[0].data(), packed->bias[0].data()},
+                            {packed->wt[1].data(), packed->bias[1].data()},
+                            lengths_long.data_ptr<int64_t>(), input.size(0), input.size(1),
+                            hidden_dim_, out.data_ptr<float>());
+  return out;
 }
 
 }  // namespace ner::model

@@ -7,6 +7,8 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 
 namespace ner::model {
 
@@ -19,6 +21,9 @@ namespace ner::model {
 //
 // The LSTM is registered as "lstm" (parameters lstm.weight_ih_l0, lstm.weight_hh_l0_reverse, ...,
 // as a PyTorch nn.LSTM attribute named `lstm` would be). Default LibTorch initialisation.
+//
+// Without autograd (inference, evaluation) on the CPU in float, the recurrence runs as fused loops
+// (model/lstm_cpu.h); with autograd, or on other devices and dtypes, as LibTorch's packed LSTM.
 //
 // Thread safety: forward() only reads the parameters; concurrent calls are safe while nobody
 // modifies the module (training, load, .to()).
@@ -37,9 +42,21 @@ class BiLstmImpl : public torch::nn::Module {
   int64_t output_dim() const { return 2 * hidden_dim_; }
 
  private:
+  // forward() without autograd on the CPU in float: model/lstm_cpu.h's fused recurrence, equal to
+  // the packed nn::LSTM up to float rounding and several times faster (per-step dispatch gone).
+  // `lengths` [B] on the CPU.
+  torch::Tensor InferenceForward(const torch::Tensor& input, const torch::Tensor& lengths);
+
+  // The weights in lstm_cpu's layout, repacked when a parameter changed (storage or version
+  // counter: optimizer steps, checkpoint loads, .to()).
+  struct PackedWeights;
+  std::shared_ptr<const PackedWeights> Packed();
+
   int64_t input_dim_;
   int64_t hidden_dim_;
   torch::nn::LSTM lstm_{nullptr};
+  std::mutex packed_mutex_;
+  std::shared_ptr<const PackedWeights> packed_;  // guarded by packed_mutex_
 };
 TORCH_MODULE(BiLstm);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Micro-benchmarks (Google Benchmark, bench/): builds the three bench binaries with
+# Micro-benchmarks (Google Benchmark, bench/): builds the four bench binaries with
 # NER_BUILD_BENCH=ON, runs each with 1 and with 2 intra-op threads, writes the JSON results to
 # out/bench/<bench>-t<threads>.json, prints the console tables and then a summary of the
 # side-by-side ratios the performance issue asks about (MFU, relative-position overhead,
@@ -8,7 +8,7 @@
 # Environment:
 #   BUILD_DIR=build    the configured build tree (scripts/build.sh makes it)
 #   THREADS="1 2"      intra-op thread counts to run (--ner_threads)
-#   BENCHES="text crf encoder"   which binaries; empty = none (only the summary of what exists)
+#   BENCHES="text crf lstm encoder"   which binaries; empty = none (only the summary of what exists)
 #   REPS=1             --benchmark_repetitions; > 1 also interleaves the repetitions randomly
 #   FILTER=regex       --benchmark_filter for every binary
 #   TAG=name           appended to the JSON file names, e.g. TAG=-hugetlb
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.."
 B=${BUILD_DIR:-build}
 OUT=out/bench
 THREADS=${THREADS-"1 2"}
-BENCHES=${BENCHES-"text crf encoder"}
+BENCHES=${BENCHES-"text crf lstm encoder"}
 REPS=${REPS:-1}
 TAG=${TAG:-}
 export NER_SHARED_DIR=${NER_SHARED_DIR:-$(cd .. && pwd)/shared}

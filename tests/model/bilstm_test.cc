@@ -1,5 +1,6 @@
 #include "model/bilstm.h"
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include <torch/utils.h>
 
 #include "gtest/gtest.h"
+#include "model/lstm_cpu.h"
 
 namespace ner::model {
 namespace {
@@ -59,6 +61,96 @@ TEST(BiLstmTest, GradientsFlow) {
     EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
   }
   EXPECT_TRUE(lstm->named_parameters().contains("lstm.weight_hh_l0_reverse"));
+}
+
+// Without autograd the CPU runs model/lstm_cpu.h's fused recurrence; with it, LibTorch's packed
+// LSTM. Same numbers either way, for hidden sizes on and off the vector width, sequences of
+// length 1 and T, and inputs large enough to saturate the gates.
+TEST(BiLstmTest, InferencePathMatchesAutogradPath) {
+  for (const int64_t hidden : {128, 5, 33}) {
+    torch::manual_seed(hidden);
+    BiLstm lstm(6, hidden);
+    const std::vector<int64_t> lengths = {3, 9, 1, 6, 9, 2};
+    const torch::Tensor mask = PrefixMask(lengths, 9);
+    for (const double scale : {1.0, 30.0}) {
+      torch::Tensor input = torch::randn({6, 9, 6}) * scale;
+      input = torch::where(mask.unsqueeze(2), input, torch::full_like(input, 100.0));
+      const torch::Tensor reference = lstm(input, mask);
+      ASSERT_TRUE(reference.requires_grad());  // Really the autograd path.
+      torch::Tensor fused;
+      {
+        torch::NoGradGuard no_grad;
+        fused = lstm(input, mask);
+      }
+      ASSERT_EQ(fused.sizes(), reference.sizes());
+      const double diff = (fused - reference.detach()).abs().max().item<double>();
+      EXPECT_LT(diff, 2e-6) << "hidden " << hidden << " scale " << scale;
+      // Padding stays exactly zero.
+      EXPECT_EQ(fused[2].slice(0, 1).abs().sum().item<double>(), 0.0);
+    }
+  }
+}
+
+TEST(BiLstmTest, InferencePathIsTheSameAloneAndInABatch) {
+  torch::manual_seed(4);
+  BiLstm lstm(6, 16);
+  torch::NoGradGuard no_grad;
+  const std::vector<int64_t> lengths = {4, 7, 7, 1};
+  const torch::Tensor input = torch::randn({4, 7, 6});
+  const torch::Tensor batched = lstm(input, PrefixMask(lengths, 7));
+  for (int64_t b = 0; b < 4; ++b) {
+    const int64_t len = lengths[b];
+    const torch::Tensor alone =
+        lstm(input.slice(0, b, b + 1).slice(1, 0, len), torch::ones({1, len}, torch::kBool));
+    EXPECT_TRUE(torch::equal(alone[0], batched[b].slice(0, 0, len))) << "sequence " << b;
+  }
+}
+
+// The packed weights follow in-place updates (optimizer steps, checkpoint loads).
+TEST(BiLstmTest, InferencePathSeesWeightUpdates) {
+  torch::manual_seed(5);
+  BiLstm lstm(4, 16);
+  const torch::Tensor input = torch::randn({2, 5, 4});
+  const torch::Tensor mask = PrefixMask({5, 3}, 5);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor before = lstm(input, mask);
+  for (auto& p : lstm->parameters()) p.mul_(0.5);
+  const torch::Tensor after = lstm(input, mask);
+  EXPECT_GT((after - before).abs().max().item<double>(), 1e-3);
+  torch::Tensor reference;
+  {
+    torch::AutoGradMode grad(true);
+    reference = lstm(input, mask).detach();
+  }
+  EXPECT_LT((after - reference).abs().max().item<double>(), 2e-6);
+}
+
+TEST(LstmCpuTest, ActivationsMatchLibm) {
+  std::vector<float> x;
+  for (float v = -100.0f; v <= 100.0f; v += 0.01f) x.push_back(v);
+  for (const float v : {-1e30f, -88.5f, -1e-6f, 0.0f, 1e-6f, 88.5f, 1e30f}) x.push_back(v);
+  std::vector<float> sig(x.size()), th(x.size());
+  lstm_cpu::Sigmoid(x.data(), static_cast<int64_t>(x.size()), sig.data());
+  lstm_cpu::Tanh(x.data(), static_cast<int64_t>(x.size()), th.data());
+  double sig_rel = 0, sig_abs = 0, tanh_abs = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double s = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+    sig_abs = std::max(sig_abs, std::abs(sig[i] - s));
+    // Relative down to e^-80; below it the result is clamped to ~1e-38 (error < 1e-37).
+    if (x[i] >= -80.0f) sig_rel = std::max(sig_rel, std::abs(sig[i] - s) / s);
+    tanh_abs = std::max(tanh_abs, std::abs(th[i] - std::tanh(static_cast<double>(x[i]))));
+  }
+  EXPECT_LT(sig_rel, 5e-7);
+  EXPECT_LT(sig_abs, 2e-7);
+  EXPECT_LT(tanh_abs, 5e-7);
+  float big[2] = {1e30f, -1e30f}, out[2];
+  lstm_cpu::Tanh(big, 2, out);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], -1.0f);
+  lstm_cpu::Sigmoid(big, 2, out);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_GE(out[1], 0.0f);
+  EXPECT_LT(out[1], 1e-37f);
 }
 
 TEST(BiLstmTest, RejectsBadInputs) {
