@@ -52,6 +52,23 @@ std::string Usage() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(Usage());
+  // A repeated flag keeps only its last value; for --config that silently drops whole files
+  // (a run trained without half its recipe once did), so repeating it is an error.
+  int configs = 0;
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    for (const absl::string_view name : {"--config", "-config"}) {
+      if (arg == name || absl::StartsWith(arg, absl::StrCat(name, "="))) ++configs;
+    }
+  }
+  if (configs > 1) {
+    std::fprintf(stderr,
+                 "ner: --config given %d times, and only the last would count; list the files "
+                 "once, comma-separated (--config=a.json,b.json: applied in order)\n",
+                 configs);
+    return 2;
+  }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> words(positional.begin() + 1, positional.end());
 

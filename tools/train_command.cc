@@ -31,9 +31,10 @@
 ABSL_FLAG(std::string, train, "", "Training data (char-per-line or JSONL).");
 ABSL_FLAG(std::string, dev, "", "Dev data, evaluated after each epoch to keep the best model.");
 ABSL_FLAG(std::string, out, "", "Output directory: <out>/best and <out>/last are written there.");
-ABSL_FLAG(std::string, config, "",
-          "JSON file of training hyper-parameters (keys as in model/train_config.h); training "
-          "flags set to non-default values override it.");
+ABSL_FLAG(std::vector<std::string>, config, {},
+          "JSON files of training hyper-parameters (keys as in model/train_config.h), "
+          "comma-separated, applied in order (a later file's keys win); training flags set to "
+          "non-default values override them.");
 ABSL_FLAG(std::string, init, "",
           "Pretrained encoder directory (HuggingFace-style config.json + model.safetensors or "
           "pytorch_model.bin, and vocab.txt) to start from; for bilstm-crf, its word embeddings "
@@ -74,7 +75,7 @@ bool Given(const char* name) {
 // Defaults, then --config, then the flags set to non-default values.
 absl::StatusOr<model::TrainConfig> ConfigFromFlags() {
   model::TrainConfig config;
-  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+  for (const std::string& path : absl::GetFlag(FLAGS_config)) {
     absl::StatusOr<std::string> text = model::ReadFileToString(path, 1 << 20);
     if (!text.ok()) return text.status();
     if (absl::Status s = model::ApplyTrainConfigJson(*text, &config); !s.ok()) {

@@ -41,9 +41,10 @@ esac
 # instead of the fine-tuning one: learning rate 2e-3 (not 1e-4) decaying linearly to a tenth
 # (bilstm-crf.json) instead of halving every epoch. (With 1e-3 halving per epoch it reached only
 # 69.7 dev F1 on People's Daily after 2 of 8 epochs, its rate already down to a quarter.)
+configs=()  # --config files, joined into one comma-separated flag below (the row's first)
 case $row in
-  bilstm-crf)       args=(--variant bilstm-crf --adversarial none --head_lr 2e-3
-                          --config scripts/experiments/bilstm-crf.json) ;;
+  bilstm-crf)       args=(--variant bilstm-crf --adversarial none --head_lr 2e-3)
+                    configs=(scripts/experiments/bilstm-crf.json) ;;
   bert-bilstm-crf)  args=(--variant bert-bilstm-crf --preset bert-tiny --adversarial none) ;;
   nezha-bilstm-crf) args=(--variant nezha-bilstm-crf --preset nezha-tiny --adversarial none) ;;
   nezha-df)         args=(--variant nezha-df-bilstm-crf --preset nezha-tiny --adversarial none) ;;
@@ -51,6 +52,20 @@ case $row in
   nezha-df-fgsm)    args=(--variant nezha-df-bilstm-crf --preset nezha-tiny --adversarial fgsm) ;;
   *) echo "table4: unknown row '$row'" >&2; exit 2 ;;
 esac
+
+# Extra --config files are applied after the row's (a repeated --config flag is refused by `ner`).
+extra=()
+while (($#)); do
+  case $1 in
+    --config) configs+=("$2"); shift 2 ;;
+    --config=*) IFS=, read -ra more <<< "${1#--config=}"; configs+=("${more[@]}"); shift ;;
+    *) extra+=("$1"); shift ;;
+  esac
+done
+if ((${#configs[@]})); then
+  args+=("--config=$(IFS=,; echo "${configs[*]}")")
+fi
+set -- ${extra[@]+"${extra[@]}"}
 
 out=${OUT:-out/experiments/$dataset-$row${TAG:+-$TAG}}
 mkdir -p "$out"
