@@ -116,6 +116,16 @@ absl::Status ModelConfig::Validate() const {
   if (char_embedding_dim < 1 || lstm_hidden < 1) {
     return absl::InvalidArgumentError("char_embedding_dim and lstm_hidden must be positive");
   }
+  if (bigram_buckets != 0) {
+    if (HasEncoder(variant)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bigram features are for bilstm-crf only, not ", VariantName(variant)));
+    }
+    if (bigram_buckets < 2 || bigram_embedding_dim < 1) {
+      return absl::InvalidArgumentError(
+          "bigram_buckets must be 0 (off) or >= 2, and bigram_embedding_dim >= 1");
+    }
+  }
   if (head_dropout < 0 || head_dropout >= 1) {
     return absl::InvalidArgumentError("head_dropout must be in [0, 1)");
   }
@@ -146,6 +156,8 @@ std::string ModelConfig::ToJson() const {
       {"vocab_size", vocab_size},
       {"head",
        {{"char_embedding_dim", char_embedding_dim},
+        {"bigram_buckets", bigram_buckets},
+        {"bigram_embedding_dim", bigram_embedding_dim},
         {"lstm_hidden", lstm_hidden},
         {"dropout", head_dropout},
         {"dynamic_fusion", dynamic_fusion()}}},
@@ -192,6 +204,13 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view text) {
       if (!s.ok()) return s;
     }
     config.max_chars = static_cast<int32_t>(max_chars);
+    // Optional: checkpoints from before the bigram features have neither (= off).
+    for (const char* key : {"bigram_buckets", "bigram_embedding_dim"}) {
+      if (!head.contains(key)) continue;
+      int64_t* field = std::string(key) == "bigram_buckets" ? &config.bigram_buckets
+                                                              : &config.bigram_embedding_dim;
+      if (absl::Status s = ReadInt(head, key, INT64_MIN, INT64_MAX, field); !s.ok()) return s;
+    }
     config.head_dropout = head.at("dropout").get<double>();
     absl::StatusOr<TagScheme> scheme = ParseTagScheme(in.at("tag_scheme").get<std::string>());
     if (!scheme.ok()) return scheme.status();

@@ -34,6 +34,12 @@ struct ModelConfig {
   std::optional<EncoderConfig> encoder;
   int64_t vocab_size = 21128;       // rows of the character embedding (bilstm-crf) = vocab size
   int64_t char_embedding_dim = 100;  // bilstm-crf only
+  // Character-bigram features (bilstm-crf only): each position also gets the embeddings of its
+  // left bigram (previous character, this one) and its right bigram (this one, next character),
+  // hashed into `bigram_buckets` rows (0 = off; a prime spreads the pairs best). The hash is
+  // computed inside the model from the token ids, so training and serving cannot disagree.
+  int64_t bigram_buckets = 0;
+  int64_t bigram_embedding_dim = 50;
   int64_t lstm_hidden = 128;         // per direction
   double head_dropout = 0.1;         // dropout on the BiLSTM input and output
   TagScheme scheme = TagScheme::kBio;

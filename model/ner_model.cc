@@ -20,6 +20,12 @@ NerModelImpl::NerModelImpl(const ModelConfig& config, int64_t cls_id, int64_t se
     char_embeddings_ = register_module(
         "char_embeddings", torch::nn::Embedding(config.vocab_size, config.char_embedding_dim));
     features = config.char_embedding_dim;
+    if (config.bigram_buckets > 0) {
+      bigram_embeddings_ = register_module(
+          "bigram_embeddings",
+          torch::nn::Embedding(config.bigram_buckets, config.bigram_embedding_dim));
+      features += 2 * config.bigram_embedding_dim;
+    }
   }
   dropout_ = register_module("dropout", torch::nn::Dropout(config.head_dropout));
   bilstm_ = register_module("bilstm", BiLstm(features, config.lstm_hidden));
@@ -61,12 +67,41 @@ torch::Tensor NerModelImpl::Emissions(const TokenBatch& batch) {
     }
     features = fusion_->forward(layers);
   } else {
-    features = char_embeddings_->forward(batch.token_ids.masked_fill(mask.logical_not(), 0));
+    const torch::Tensor ids = batch.token_ids.masked_fill(mask.logical_not(), 0);
+    features = char_embeddings_->forward(ids);
+    if (bigram_embeddings_) {
+      const auto [left, right] =
+          BigramBuckets(ids, mask, config_.vocab_size, config_.bigram_buckets);
+      features = torch::cat(
+          {features, bigram_embeddings_->forward(left), bigram_embeddings_->forward(right)}, 2);
+    }
   }
   features = dropout_->forward(features);
   features = bilstm_->forward(features, mask);
   features = dropout_->forward(features);
   return emissions_->forward(features);
+}
+
+std::pair<torch::Tensor, torch::Tensor> BigramBuckets(const torch::Tensor& ids,
+                                                      const torch::Tensor& mask,
+                                                      int64_t vocab_size, int64_t buckets) {
+  using torch::indexing::Slice;
+  const torch::Tensor a = ids.to(torch::kLong);
+  const torch::Tensor none = torch::full({a.size(0), 1}, -1, a.options());
+  // Previous character: -1 at t = 0. Next character: -1 where t + 1 is past the length.
+  const torch::Tensor previous = torch::cat({none, a.index({Slice(), Slice(0, -1)})}, 1);
+  const torch::Tensor next_valid =
+      torch::cat({mask.index({Slice(), Slice(1, torch::indexing::None)}),
+                  torch::zeros({a.size(0), 1}, mask.options())},
+                 1)
+          .to(torch::kBool);
+  const torch::Tensor next =
+      torch::cat({a.index({Slice(), Slice(1, torch::indexing::None)}), none}, 1)
+          .masked_fill(next_valid.logical_not(), -1);
+  auto bucket = [&](const torch::Tensor& first, const torch::Tensor& second) {
+    return ((first + 1) * (vocab_size + 1) + (second + 1)).remainder(buckets);
+  };
+  return {bucket(previous, a), bucket(a, next)};
 }
 
 torch::Tensor NerModelImpl::Loss(const TokenBatch& batch, const torch::Tensor& tags) {

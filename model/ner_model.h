@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,9 +28,9 @@ struct TokenBatch {
   torch::Tensor mask;       // [B, T] bool, each row a prefix of ones of length >= 1
 };
 
-// The NER network of the paper: encoder (NEZHA/BERT, or character embeddings for bilstm-crf)
-// -> [dynamic fusion of all layer outputs] -> dropout -> BiLSTM -> dropout -> linear emissions
-// -> CRF.
+// The NER network of the paper: encoder (NEZHA/BERT, or character embeddings for bilstm-crf,
+// optionally with hashed character-bigram embeddings) -> [dynamic fusion of all layer outputs]
+// -> dropout -> BiLSTM -> dropout -> linear emissions -> CRF.
 //
 // Thread safety: Emissions and Loss only read parameters (they are non-const because LibTorch's
 // forward() methods are); concurrent calls are safe while no one modifies the module (training,
@@ -66,6 +67,7 @@ class NerModelImpl : public torch::nn::Module {
   ModelConfig config_;
   TransformerEncoder encoder_{nullptr};     // transformer variants
   torch::nn::Embedding char_embeddings_{nullptr};  // bilstm-crf
+  torch::nn::Embedding bigram_embeddings_{nullptr};  // bilstm-crf with bigram_buckets > 0
   DynamicFusion fusion_{nullptr};           // transformer variants (disabled unless -df-)
   torch::nn::Dropout dropout_{nullptr};
   BiLstm bilstm_{nullptr};
@@ -75,6 +77,15 @@ class NerModelImpl : public torch::nn::Module {
   int64_t sep_id_;
 };
 TORCH_MODULE(NerModel);
+
+// Bucket ids [B, T] of each position's left (previous, this) and right (this, next) character
+// bigrams for `ids` [B, T] under a prefix `mask` [B, T] (bool): the pair (a, b) of vocabulary
+// ids, with -1 for "no character" before the first and after the last one, goes to bucket
+// ((a + 1) * (vocab_size + 1) + (b + 1)) mod buckets. Padding positions get some bucket (the
+// BiLSTM ignores them). Exposed for tests.
+std::pair<torch::Tensor, torch::Tensor> BigramBuckets(const torch::Tensor& ids,
+                                                      const torch::Tensor& mask,
+                                                      int64_t vocab_size, int64_t buckets);
 
 // Builds a freshly initialised model; `cls_id`/`sep_id` are the vocabulary's [CLS]/[SEP].
 // INVALID_ARGUMENT when the config is invalid.

@@ -100,6 +100,8 @@ const std::map<std::string, Setter>& Setters() {
       {"lstm_hidden", Plain<int64_t>(&TrainConfig::lstm_hidden)},
       {"head_dropout", Plain<double>(&TrainConfig::head_dropout)},
       {"char_embedding_dim", Plain<int64_t>(&TrainConfig::char_embedding_dim)},
+      {"bigram_buckets", Plain<int64_t>(&TrainConfig::bigram_buckets)},
+      {"bigram_embedding_dim", Plain<int64_t>(&TrainConfig::bigram_embedding_dim)},
       {"max_chars", Plain<int32_t>(&TrainConfig::max_chars)},
       {"label_scheme",
        [](const json& v, TrainConfig& c) -> absl::Status {
@@ -194,6 +196,8 @@ std::string TrainConfig::ToJson() const {
       {"lstm_hidden", lstm_hidden},
       {"head_dropout", head_dropout},
       {"char_embedding_dim", char_embedding_dim},
+      {"bigram_buckets", bigram_buckets},
+      {"bigram_embedding_dim", bigram_embedding_dim},
       {"max_chars", max_chars},
       {"label_scheme",
        label_scheme ? json(std::string(TagSchemeName(*label_scheme))) : json(nullptr)},
@@ -256,6 +260,8 @@ absl::StatusOr<ModelConfig> ModelConfigForTraining(const TrainConfig& config,
   model.lstm_hidden = config.lstm_hidden;
   model.head_dropout = config.head_dropout;
   model.char_embedding_dim = config.char_embedding_dim;
+  model.bigram_buckets = config.bigram_buckets;
+  model.bigram_embedding_dim = config.bigram_embedding_dim;
   model.max_chars = config.max_chars;
   if (absl::Status s = model.Validate(); !s.ok()) return s;
   return model;

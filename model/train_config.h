@@ -56,6 +56,8 @@ struct TrainConfig {
   int64_t lstm_hidden = 128;  // per direction
   double head_dropout = 0.1;
   int64_t char_embedding_dim = 100;  // bilstm-crf only
+  int64_t bigram_buckets = 0;        // bilstm-crf only: character-bigram features (0 = off)
+  int64_t bigram_embedding_dim = 50;
   int32_t max_chars = 512;           // characters per training/inference segment
   // Tag scheme of the model's labels; nullopt = the training file's (BIO for JSONL data).
   std::optional<TagScheme> label_scheme;

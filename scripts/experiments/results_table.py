@@ -16,6 +16,9 @@ TAGS = {
     "drop05": "dropout 0.5",
     "mlmemb": "MLM embeddings",
     "mlmemb-drop05": "MLM embeddings, dropout 0.5",
+    "ep20": "random embeddings, 20 epochs",
+    "bigram": "+ character bigrams",
+    "bigram-drop05": "+ character bigrams, dropout 0.5",
 }
 
 

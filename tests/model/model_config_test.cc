@@ -88,6 +88,32 @@ INSTANTIATE_TEST_SUITE_P(
         Broken{"bad_max_chars", [](ModelConfig* c) { c->max_chars = 0; }, "max_chars"}),
     [](const ::testing::TestParamInfo<Broken>& info) { return std::string(info.param.name); });
 
+TEST(ModelConfigTest, BigramFeaturesValidatedAndOptionalInJson) {
+  ModelConfig config = Valid();
+  config.bigram_buckets = 101;  // a transformer variant
+  EXPECT_THAT(config.Validate().message(), HasSubstr("bilstm-crf only"));
+  config.variant = Variant::kBiLstmCrf;
+  config.encoder.reset();
+  EXPECT_TRUE(config.Validate().ok()) << config.Validate();
+  config.bigram_buckets = 1;
+  EXPECT_THAT(config.Validate().message(), HasSubstr("bigram_buckets"));
+  config.bigram_buckets = 101;
+  config.bigram_embedding_dim = 0;
+  EXPECT_THAT(config.Validate().message(), HasSubstr("bigram_embedding_dim"));
+  // A config written before the bigram features (no keys) reads as "off".
+  config.bigram_buckets = 0;
+  config.bigram_embedding_dim = 50;
+  std::string old_json = config.ToJson();
+  for (const std::string key : {"\"bigram_buckets\": 0,", "\"bigram_embedding_dim\": 50,"}) {
+    const size_t at = old_json.find(key);
+    ASSERT_NE(at, std::string::npos) << key;
+    old_json.erase(at, key.size());
+  }
+  absl::StatusOr<ModelConfig> back = ParseModelConfig(old_json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->bigram_buckets, 0);
+}
+
 TEST(ModelConfigTest, RejectsForeignJson) {
   EXPECT_THAT(ParseModelConfig("{\"model_type\": \"nezha\"}").status().message(),
               HasSubstr("format"));

@@ -67,6 +67,60 @@ INSTANTIATE_TEST_SUITE_P(Variants, NerModelVariantTest,
                            return name;
                          });
 
+TEST(NerModelTest, BigramBucketsOfEachPosition) {
+  const int64_t vocab = 50, buckets = 1009;
+  auto bucket = [&](int64_t a, int64_t b) { return ((a + 1) * (vocab + 1) + (b + 1)) % buckets; };
+  const torch::Tensor mask = torch::tensor({1, 1, 1, 0}, torch::kBool).view({1, 4});
+  for (const int64_t padding_id : {0, 9}) {
+    const torch::Tensor ids = torch::tensor(std::vector<int64_t>{5, 6, 7, padding_id}).view({1, 4});
+    const auto [left, right] = BigramBuckets(ids, mask, vocab, buckets);
+    EXPECT_EQ(left[0][0].item<int64_t>(), bucket(-1, 5));  // nothing before the first
+    EXPECT_EQ(left[0][1].item<int64_t>(), bucket(5, 6));
+    EXPECT_EQ(left[0][2].item<int64_t>(), bucket(6, 7));
+    EXPECT_EQ(right[0][0].item<int64_t>(), bucket(5, 6));
+    EXPECT_EQ(right[0][1].item<int64_t>(), bucket(6, 7));
+    // Nothing after the last character, whatever the padding holds.
+    EXPECT_EQ(right[0][2].item<int64_t>(), bucket(7, -1)) << "padding id " << padding_id;
+  }
+}
+
+// Bigram features: the model trains through them, a sequence gives the same emissions alone and
+// padded in a batch, the config survives a checkpoint, and they change what the model computes.
+TEST(NerModelTest, BigramFeatures) {
+  Checkpoint ckpt = ner::testing::TinyCheckpoint(Variant::kBiLstmCrf);
+  ModelConfig config = ckpt.config;
+  config.bigram_buckets = 101;
+  config.bigram_embedding_dim = 6;
+  absl::StatusOr<NerModel> model = CreateNerModel(config, 2, 3);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const auto params = (*model)->named_parameters();
+  ASSERT_TRUE(params.contains("bigram_embeddings.weight"));
+  EXPECT_EQ(params["bigram_embeddings.weight"].sizes(), (std::vector<int64_t>{101, 6}));
+  EXPECT_EQ(params["bilstm.lstm.weight_ih_l0"].size(1), config.char_embedding_dim + 12);
+
+  TokenBatch batch = RandomBatch(ckpt.vocab->size(), {9, 4});
+  const int64_t labels = static_cast<int64_t>(config.labels.size());
+  (*model)->Loss(batch, torch::randint(0, labels, {2, 9})).backward();
+  EXPECT_GT(params["bigram_embeddings.weight"].grad().abs().sum().item<double>(), 0.0);
+
+  torch::NoGradGuard no_grad;
+  (*model)->eval();
+  TokenBatch alone{batch.token_ids.narrow(0, 1, 1).narrow(1, 0, 4),
+                   batch.mask.narrow(0, 1, 1).narrow(1, 0, 4)};
+  const torch::Tensor together = (*model)->Emissions(batch)[1].narrow(0, 0, 4);
+  const torch::Tensor single = (*model)->Emissions(alone)[0];
+  EXPECT_TRUE(torch::allclose(together, single, 1e-5, 1e-5))
+      << (together - single).abs().max().item<double>();
+  // Zeroing the bigram table changes the emissions: the features are really used.
+  params["bigram_embeddings.weight"].zero_();
+  EXPECT_FALSE(torch::allclose((*model)->Emissions(alone)[0], single, 1e-4, 1e-4));
+
+  absl::StatusOr<ModelConfig> back = ParseModelConfig(config.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->bigram_buckets, 101);
+  EXPECT_EQ(back->bigram_embedding_dim, 6);
+}
+
 TEST(NerModelTest, FusionOnlyInDfVariant) {
   EXPECT_TRUE(ner::testing::TinyCheckpoint(Variant::kNezhaDfBiLstmCrf).model->fusion()->enabled());
   EXPECT_FALSE(ner::testing::TinyCheckpoint(Variant::kNezhaBiLstmCrf).model->fusion()->enabled());

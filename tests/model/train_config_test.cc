@@ -117,5 +117,24 @@ TEST(TrainConfigTest, ModelConfigForTraining) {
   EXPECT_FALSE(EncoderPreset("nezha-huge").ok());
 }
 
+TEST(TrainConfigTest, BigramFeaturesReachTheModelConfig) {
+  TrainConfig config;
+  ASSERT_TRUE(ApplyTrainConfigJson(R"({"variant": "bilstm-crf", "bigram_buckets": 1009,
+                                       "bigram_embedding_dim": 16})",
+                                   &config)
+                  .ok());
+  absl::StatusOr<ModelConfig> model =
+      ModelConfigForTraining(config, NezhaTinyPreset(), TagScheme::kBio, {"PER"}, 100);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->bigram_buckets, 1009);
+  EXPECT_EQ(model->bigram_embedding_dim, 16);
+  // Not for transformer variants: refused when the model config is made.
+  config.variant = Variant::kNezhaBiLstmCrf;
+  EXPECT_THAT(ModelConfigForTraining(config, NezhaTinyPreset(), TagScheme::kBio, {"PER"}, 100)
+                  .status()
+                  .message(),
+              HasSubstr("bilstm-crf only"));
+}
+
 }  // namespace
 }  // namespace ner::model
