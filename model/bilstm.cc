@@ -81,19 +81,21 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed() {
       tensors.push_back(p);
     }
   }
+  // Inference tensors (made under InferenceMode) have no version counter: storage only.
+  auto version = [](const torch::Tensor& t) { return t.is_inference() ? -1 : t._version(); };
   std::lock_guard<std::mutex> lock(packed_mutex_);
   if (packed_ != nullptr) {
     bool current = true;
     for (size_t i = 0; i < tensors.size() && current; ++i) {
       current = packed_->storage[i] == tensors[i].data_ptr() &&
-                packed_->versions[i] == tensors[i]._version();
+                packed_->versions[i] == version(tensors[i]);
     }
     if (current) return packed_;
   }
   auto packed = std::make_shared<PackedWeights>();
   for (const torch::Tensor& t : tensors) {
     packed->storage.push_back(t.data_ptr());
-    packed->versions.push_back(t._version());
+    packed->versions.push_back(version(t));
   }
   const int64_t gates = 4 * hidden_dim_;
   for (int d = 0; d < 2; ++d) {

@@ -121,9 +121,11 @@ absl::Status ModelConfig::Validate() const {
       return absl::InvalidArgumentError(absl::StrCat(
           "bigram features are for bilstm-crf only, not ", VariantName(variant)));
     }
-    if (bigram_buckets < 2 || bigram_embedding_dim < 1) {
+    // Upper bounds: a clear error instead of an allocation of tens of GB.
+    if (bigram_buckets < 2 || bigram_buckets > 100'000'000 || bigram_embedding_dim < 1 ||
+        bigram_embedding_dim > 4096) {
       return absl::InvalidArgumentError(
-          "bigram_buckets must be 0 (off) or >= 2, and bigram_embedding_dim >= 1");
+          "bigram_buckets must be 0 (off) or in [2, 1e8], and bigram_embedding_dim in [1, 4096]");
     }
   }
   if (head_dropout < 0 || head_dropout >= 1) {

@@ -125,6 +125,20 @@ TEST(BiLstmTest, InferencePathSeesWeightUpdates) {
   EXPECT_LT((after - reference).abs().max().item<double>(), 2e-6);
 }
 
+// A module built under InferenceMode has inference-tensor parameters, which have no version
+// counter: the fused path must still run (and match the autograd-free reference).
+TEST(BiLstmTest, InferencePathWithInferenceTensorParameters) {
+  torch::manual_seed(6);
+  const torch::Tensor input = torch::randn({2, 5, 4});
+  const torch::Tensor mask = PrefixMask({5, 2}, 5);
+  torch::InferenceMode inference;
+  BiLstm lstm(4, 16);
+  ASSERT_TRUE(lstm->parameters().front().is_inference());
+  const torch::Tensor first = lstm(input, mask);
+  EXPECT_TRUE(torch::equal(first, lstm(input, mask)));
+  EXPECT_EQ(first[1].slice(0, 2).abs().sum().item<double>(), 0.0);
+}
+
 TEST(LstmCpuTest, ActivationsMatchLibm) {
   std::vector<float> x;
   for (float v = -100.0f; v <= 100.0f; v += 0.01f) x.push_back(v);

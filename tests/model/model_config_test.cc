@@ -97,6 +97,8 @@ TEST(ModelConfigTest, BigramFeaturesValidatedAndOptionalInJson) {
   EXPECT_TRUE(config.Validate().ok()) << config.Validate();
   config.bigram_buckets = 1;
   EXPECT_THAT(config.Validate().message(), HasSubstr("bigram_buckets"));
+  config.bigram_buckets = 1'000'000'000;
+  EXPECT_THAT(config.Validate().message(), HasSubstr("bigram_buckets"));
   config.bigram_buckets = 101;
   config.bigram_embedding_dim = 0;
   EXPECT_THAT(config.Validate().message(), HasSubstr("bigram_embedding_dim"));
