@@ -116,7 +116,8 @@ torch::Tensor BiLstmImpl::InferenceForward(const torch::Tensor& input,
   const std::shared_ptr<const PackedWeights> packed = Packed();
   const torch::Tensor x = input.contiguous();
   const torch::Tensor lengths_long = lengths.to(torch::kLong).contiguous();
-  torch::Tensor out = torch::zeros({input.size(0), input.size(1), 2 * hidden_dim_}, input.options());
+  torch::Tensor out =
+      torch::zeros({input.size(0), input.size(1), 2 * hidden_dim_}, input.options());
   lstm_cpu::BiLstmInference(x.data_ptr<float>(), input_dim_,
                             {packed->wt[0].data(), packed->bias[0].data()},
                             {packed->wt[1].data(), packed->bias[1].data()},

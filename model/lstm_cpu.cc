@@ -114,7 +114,9 @@ __attribute__((always_inline)) inline void MatMulBlock(const float* x, int64_t l
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < 4; ++c) *reinterpret_cast<Vec16*>(out + r * g_dim + g0 + 16 * c) = acc[r][c];
+    for (int c = 0; c < 4; ++c) {
+      *reinterpret_cast<Vec16*>(out + r * g_dim + g0 + 16 * c) = acc[r][c];
+    }
   }
 }
 

@@ -6,7 +6,8 @@
 // a dozen tensor operations (an input GEMM, a recurrent GEMM, the gate activations, the state
 // update) with a dispatch overhead each: at batch 1 and H = 128 the overhead is ~80% of the
 // time. Here one step is one small matrix product for both the input and the recurrent part of
-// the gates and one fused loop for the activations and the state, vectorised (AVX-512 or AVX2, chosen at load time; scalar on older x86).
+// the gates and one fused loop for the activations and the state, vectorised (AVX-512 or AVX2,
+// chosen at load time; scalar on older x86).
 //
 // Layouts (row-major, contiguous), PyTorch's nn.LSTM names and gate order (i, f, g, o):
 //   input     [B, T, D]

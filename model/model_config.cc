@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -207,10 +208,11 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view text) {
     }
     config.max_chars = static_cast<int32_t>(max_chars);
     // Optional: checkpoints from before the bigram features have neither (= off).
-    for (const char* key : {"bigram_buckets", "bigram_embedding_dim"}) {
+    const std::pair<const char*, int64_t*> optional[] = {
+        {"bigram_buckets", &config.bigram_buckets},
+        {"bigram_embedding_dim", &config.bigram_embedding_dim}};
+    for (const auto& [key, field] : optional) {
       if (!head.contains(key)) continue;
-      int64_t* field = std::string(key) == "bigram_buckets" ? &config.bigram_buckets
-                                                              : &config.bigram_embedding_dim;
       if (absl::Status s = ReadInt(head, key, INT64_MIN, INT64_MAX, field); !s.ok()) return s;
     }
     config.head_dropout = head.at("dropout").get<double>();

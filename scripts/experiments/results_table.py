@@ -18,7 +18,6 @@ TAGS = {
     "mlmemb-drop05": "MLM embeddings, dropout 0.5",
     "ep20": "random embeddings, 20 epochs",
     "bigram": "+ character bigrams",
-    "bigram-drop05": "+ character bigrams, dropout 0.5",
 }
 
 
