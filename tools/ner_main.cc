@@ -35,6 +35,11 @@ const std::vector<Command>& Commands() {
        "[--max_steps N] [--time_budget_minutes M] [--resume]",
        "MLM pretraining of an encoder on raw text; --out is loadable with --init",
        ner::tools::RunPretrain},
+      {"embed",
+       "--corpus DIR|FILES --vocab FILE --out DIR [--dim 100] [--bigram_dim 50] [--epochs 5]",
+       "character and bigram vectors (skip-gram) for bilstm-crf: train --char_vectors, "
+       "--bigram_vectors",
+       ner::tools::RunEmbed},
   };
   return commands;
 }
@@ -76,8 +81,7 @@ int main(int argc, char** argv) {
   size_t consumed = 0;
   for (const Command& c : Commands()) {
     std::vector<std::string> needed = absl::StrSplit(c.words, ' ');
-    if (words.size() >= needed.size() &&
-        std::equal(needed.begin(), needed.end(), words.begin())) {
+    if (words.size() >= needed.size() && std::equal(needed.begin(), needed.end(), words.begin())) {
       command = &c;
       consumed = needed.size();
       break;

@@ -39,6 +39,12 @@ ABSL_FLAG(std::string, init, "",
           "Pretrained encoder directory (HuggingFace-style config.json + model.safetensors or "
           "pytorch_model.bin, and vocab.txt) to start from; for bilstm-crf, its word embeddings "
           "become the character embeddings.");
+ABSL_FLAG(std::string, char_vectors, "",
+          "bilstm-crf: pretrained character vectors (word2vec text format, e.g. `ner embed`'s "
+          "chars.vec) for the character embeddings; their width becomes char_embedding_dim.");
+ABSL_FLAG(std::string, bigram_vectors, "",
+          "bilstm-crf with bigram_buckets > 0: pretrained two-character vectors (word2vec text "
+          "format, e.g. `ner embed`'s bigrams.vec) for the hashed bigram table.");
 ABSL_FLAG(std::string, vocab, "",
           "Vocabulary file; defaults to <init>/vocab.txt. Required without --init.");
 ABSL_FLAG(std::string, variant, "nezha-df-bilstm-crf",
@@ -126,13 +132,15 @@ absl::StatusOr<model::Checkpoint> BuildModel(const model::TrainConfig& config,
   model::InitialModelSource source;
   source.vocab_path = absl::GetFlag(FLAGS_vocab);
   source.init = absl::GetFlag(FLAGS_init);
+  source.char_vectors = absl::GetFlag(FLAGS_char_vectors);
+  source.bigram_vectors = absl::GetFlag(FLAGS_bigram_vectors);
   if (source.vocab_path.empty() && source.init.empty()) {
     return absl::InvalidArgumentError("--vocab is required without --init");
   }
   std::vector<std::string> notes;
-  absl::StatusOr<model::Checkpoint> checkpoint = model::BuildInitialModel(
-      config, train.documents, dev.documents, train.scheme.value_or(model::TagScheme::kBio),
-      source, &notes);
+  absl::StatusOr<model::Checkpoint> checkpoint =
+      model::BuildInitialModel(config, train.documents, dev.documents,
+                               train.scheme.value_or(model::TagScheme::kBio), source, &notes);
   for (const std::string& note : notes) LogInfo(note);
   return checkpoint;
 }
