@@ -3,7 +3,8 @@
 // BiLstmImpl::forward ran before model/lstm_cpu.h, and still runs with autograd on) against the
 // fused recurrence BiLstmImpl::forward runs now, on the same module, weights and inputs.
 //
-// Rows: BM_BiLstm/impl:<0 LibTorch, 1 fused>/B:<batch>/T:<longest length>; the lengths of a batch
+// Rows: BM_BiLstm/impl:<0 LibTorch, 1 fused, 2 fused with bf16 products (skipped without
+// AVX512-BF16)>/B:<batch>/T:<longest length>; the lengths of a batch
 // are spread over [T/2, T] (mixed ~100-character texts), so the packed sequences shrink as
 // they end. Wall time (the fused path runs the two directions on two intra-op threads when the
 // process has two: --ner_threads=2). Counter chars/s = valid positions per second.
@@ -24,10 +25,14 @@ constexpr int64_t kInputDim = 100;
 constexpr int64_t kHidden = 128;
 
 void BM_BiLstm(benchmark::State& state) {
-  const bool fused = state.range(0) == 1;
+  const bool fused = state.range(0) >= 1;
   const int64_t batch = state.range(1), steps = state.range(2);
   torch::manual_seed(0);
   model::BiLstm lstm(kInputDim, kHidden);
+  if (state.range(0) == 2 && !lstm->SetBf16Products(true)) {
+    state.SkipWithError("no AVX512-BF16 on this CPU");
+    return;
+  }
   const torch::Tensor input = torch::randn({batch, steps, kInputDim});
   torch::Tensor lengths = torch::randint(steps / 2, steps + 1, {batch}, torch::kLong);
   lengths[0] = steps;
@@ -57,7 +62,7 @@ void BM_BiLstm(benchmark::State& state) {
 
 BENCHMARK(BM_BiLstm)
     ->ArgNames({"impl", "B", "T"})
-    ->ArgsProduct({{0, 1}, {1, 64}, {128}})
+    ->ArgsProduct({{0, 1, 2}, {1, 64}, {128}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -67,9 +67,15 @@ struct BiLstmImpl::PackedWeights {
   std::vector<int64_t> versions;
   std::vector<float> wt[2];
   std::vector<float> bias[2];
+  std::vector<uint16_t> wt_bf16[2];  // empty unless packed for bf16 products
 };
 
-std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed() {
+bool BiLstmImpl::SetBf16Products(bool on) {
+  bf16_products_ = on && lstm_cpu::Bf16ProductsSupported();
+  return bf16_products_;
+}
+
+std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16) {
   const auto params = lstm_->named_parameters(/*recurse=*/false);
   std::vector<torch::Tensor> tensors;  // forward w_ih, w_hh, b_ih, b_hh, then the backward ones
   for (const char* suffix : {"", "_reverse"}) {
@@ -87,7 +93,8 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed() {
   if (packed_ != nullptr) {
     bool current = true;
     for (size_t i = 0; i < tensors.size() && current; ++i) {
-      current = packed_->storage[i] == tensors[i].data_ptr() &&
+      current = (!bf16 || !packed_->wt_bf16[0].empty()) &&
+                packed_->storage[i] == tensors[i].data_ptr() &&
                 packed_->versions[i] == version(tensors[i]);
     }
     if (current) return packed_;
@@ -106,6 +113,11 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed() {
     lstm_cpu::PackDirection({c[0].data_ptr<float>(), c[1].data_ptr<float>(),
                              c[2].data_ptr<float>(), c[3].data_ptr<float>()},
                             input_dim_, hidden_dim_, packed->wt[d].data(), packed->bias[d].data());
+    if (bf16) {
+      const int64_t width = input_dim_ + hidden_dim_;
+      packed->wt_bf16[d].resize(static_cast<size_t>((width + 1) / 2 * 2 * gates));
+      lstm_cpu::PackDirectionBf16(packed->wt[d].data(), width, gates, packed->wt_bf16[d].data());
+    }
   }
   packed_ = std::move(packed);
   return packed_;
@@ -113,14 +125,17 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed() {
 
 torch::Tensor BiLstmImpl::InferenceForward(const torch::Tensor& input,
                                           const torch::Tensor& lengths) {
-  const std::shared_ptr<const PackedWeights> packed = Packed();
+  const bool bf16 = bf16_products_.load();
+  const std::shared_ptr<const PackedWeights> packed = Packed(bf16);
   const torch::Tensor x = input.contiguous();
   const torch::Tensor lengths_long = lengths.to(torch::kLong).contiguous();
   torch::Tensor out =
       torch::zeros({input.size(0), input.size(1), 2 * hidden_dim_}, input.options());
   lstm_cpu::BiLstmInference(x.data_ptr<float>(), input_dim_,
-                            {packed->wt[0].data(), packed->bias[0].data()},
-                            {packed->wt[1].data(), packed->bias[1].data()},
+                            {packed->wt[0].data(), packed->bias[0].data(),
+                             bf16 ? packed->wt_bf16[0].data() : nullptr},
+                            {packed->wt[1].data(), packed->bias[1].data(),
+                             bf16 ? packed->wt_bf16[1].data() : nullptr},
                             lengths_long.data_ptr<int64_t>(), input.size(0), input.size(1),
                             hidden_dim_, out.data_ptr<float>());
   return out;

@@ -6,6 +6,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,13 @@ class BiLstmImpl : public torch::nn::Module {
   // c10::Error on a bad shape, dtype or mask.
   torch::Tensor forward(const torch::Tensor& input, const torch::Tensor& mask);
 
+  // Runs the fused CPU recurrence's step products in bfloat16 (weights and [x_t, h] rounded to
+  // bf16, float32 accumulation, gates and cell state in float32) when `on` and the CPU has
+  // AVX512-BF16 (lstm_cpu::Bf16ProductsSupported); the autograd path never does. Returns whether
+  // bf16 products are now used. Call it while no forward runs (at load time).
+  bool SetBf16Products(bool on);
+  bool bf16_products() const { return bf16_products_.load(); }
+
   int64_t input_dim() const { return input_dim_; }
   int64_t hidden_dim() const { return hidden_dim_; }
   int64_t output_dim() const { return 2 * hidden_dim_; }
@@ -47,16 +55,17 @@ class BiLstmImpl : public torch::nn::Module {
   // `lengths` [B] on the CPU.
   torch::Tensor InferenceForward(const torch::Tensor& input, const torch::Tensor& lengths);
 
-  // The weights in lstm_cpu's layout, repacked when a parameter changed (storage or version
-  // counter: optimizer steps, checkpoint loads, .to()).
+  // The weights in lstm_cpu's layout (with the bf16 copy when `bf16`), repacked when a parameter
+  // changed (storage or version counter: optimizer steps, checkpoint loads, .to()).
   struct PackedWeights;
-  std::shared_ptr<const PackedWeights> Packed();
+  std::shared_ptr<const PackedWeights> Packed(bool bf16);
 
   int64_t input_dim_;
   int64_t hidden_dim_;
   torch::nn::LSTM lstm_{nullptr};
   std::mutex packed_mutex_;
   std::shared_ptr<const PackedWeights> packed_;  // guarded by packed_mutex_
+  std::atomic<bool> bf16_products_{false};
 };
 TORCH_MODULE(BiLstm);
 

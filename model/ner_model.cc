@@ -130,6 +130,7 @@ std::vector<torch::Tensor> NerModelImpl::HeadParameters() const {
 
 void NerModelImpl::SetEncoderDtype(torch::Dtype dtype) {
   if (encoder_) encoder_->to(dtype);
+  bilstm_->SetBf16Products(dtype == torch::kBFloat16);
 }
 
 absl::StatusOr<NerModel> CreateNerModel(const ModelConfig& config, int64_t cls_id,

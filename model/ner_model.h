@@ -57,6 +57,8 @@ class NerModelImpl : public torch::nn::Module {
   std::vector<torch::Tensor> HeadParameters() const;
 
   // Runs the transformer in `dtype` (e.g. bfloat16 on CPU) while the head and CRF stay float32.
+  // bfloat16 also makes the BiLSTM's inference step products bf16 where the CPU has AVX512-BF16
+  // (BiLstmImpl::SetBf16Products; the bilstm-crf variant's only bf16 part).
   void SetEncoderDtype(torch::Dtype dtype);
 
   TransformerEncoder encoder() const { return encoder_; }

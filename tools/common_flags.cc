@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/internal/parse.h"
 #include "absl/strings/str_cat.h"
 
 ABSL_FLAG(std::string, format, "auto",
@@ -40,6 +41,10 @@ model::RuntimeOptions RuntimeOptionsFromFlags() {
     options.intra_op_threads = threads;
   }
   return options;
+}
+
+bool OnCommandLine(absl::string_view name) {
+  return absl::flags_internal::WasPresentOnCommandLine(name);
 }
 
 }  // namespace ner::tools

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/internal/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "model/file_util.h"
@@ -26,6 +26,7 @@
 #include "model/tokenizer.h"
 #include "model/vocab.h"
 #include "tools/command.h"
+#include "tools/common_flags.h"
 
 ABSL_FLAG(int, dim, 100, "embed: width of the character vectors.");
 ABSL_FLAG(int, bigram_dim, 50, "embed: width of the bigram vectors; 0 = no bigram vectors.");
@@ -58,8 +59,6 @@ void OnEmbedSignal(int signal) {
   std::signal(signal, SIG_DFL);
 }
 
-bool Given(absl::string_view name) { return absl::flags_internal::WasPresentOnCommandLine(name); }
-
 absl::StatusOr<model::SkipGramOptions> OptionsFromFlags() {
   model::SkipGramOptions options;
   options.dim = absl::GetFlag(FLAGS_dim);
@@ -68,8 +67,8 @@ absl::StatusOr<model::SkipGramOptions> OptionsFromFlags() {
   options.negative = absl::GetFlag(FLAGS_negative);
   options.min_count = absl::GetFlag(FLAGS_min_count);
   options.sample = absl::GetFlag(FLAGS_sample);
-  options.epochs = Given("epochs") ? absl::GetFlag(FLAGS_epochs) : kDefaultEpochs;
-  options.learning_rate = Given("lr") ? absl::GetFlag(FLAGS_lr) : kDefaultLearningRate;
+  options.epochs = OnCommandLine("epochs") ? absl::GetFlag(FLAGS_epochs) : kDefaultEpochs;
+  options.learning_rate = OnCommandLine("lr") ? absl::GetFlag(FLAGS_lr) : kDefaultLearningRate;
   options.seed = absl::GetFlag(FLAGS_seed);
   options.threads = model::GetRuntimeInfo().intra_op_threads;
   if (absl::Status s = options.Validate(); !s.ok()) return s;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/internal/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -18,6 +18,7 @@
 #include "model/mlm_pretrainer.h"
 #include "model/train_config.h"
 #include "tools/command.h"
+#include "tools/common_flags.h"
 
 ABSL_FLAG(std::string, corpus, "",
           "pretrain: raw text, one paragraph per line: comma-separated files and directories "
@@ -69,10 +70,6 @@ void OnPretrainSignal(int signal) {
   std::signal(signal, SIG_DFL);
 }
 
-// Whether --name was on the command line. CommandLineFlag::IsSpecifiedOnCommandLine is private
-// in abseil 20220623, so this uses the parser's record (flags_internal, part of flags_parse).
-bool Given(absl::string_view name) { return absl::flags_internal::WasPresentOnCommandLine(name); }
-
 absl::StatusOr<model::PretrainOptions> OptionsFromFlags() {
   model::PretrainOptions options;
   options.corpus = absl::GetFlag(FLAGS_corpus);
@@ -84,7 +81,7 @@ absl::StatusOr<model::PretrainOptions> OptionsFromFlags() {
     options.encoder = *config;
   } else {
     absl::StatusOr<model::EncoderConfig> config = model::EncoderPreset(
-        Given("preset") ? absl::GetFlag(FLAGS_preset) : std::string(kDefaultPreset));
+        OnCommandLine("preset") ? absl::GetFlag(FLAGS_preset) : std::string(kDefaultPreset));
     if (!config.ok()) return config.status();
     options.encoder = *config;
   }
@@ -92,7 +89,8 @@ absl::StatusOr<model::PretrainOptions> OptionsFromFlags() {
   options.corpus_options.max_lines = absl::GetFlag(FLAGS_max_lines);
   options.masking.mask_prob = absl::GetFlag(FLAGS_mask_prob);
   options.masking.whole_word = absl::GetFlag(FLAGS_whole_word);
-  options.batch_size = Given("batch_size") ? absl::GetFlag(FLAGS_batch_size) : kDefaultBatchSize;
+  options.batch_size =
+      OnCommandLine("batch_size") ? absl::GetFlag(FLAGS_batch_size) : kDefaultBatchSize;
   options.learning_rate = absl::GetFlag(FLAGS_lr);
   options.weight_decay = absl::GetFlag(FLAGS_weight_decay);
   options.max_grad_norm = absl::GetFlag(FLAGS_max_grad_norm);

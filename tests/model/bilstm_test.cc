@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
@@ -165,6 +167,81 @@ TEST(LstmCpuTest, ActivationsMatchLibm) {
   EXPECT_EQ(out[0], 1.0f);
   EXPECT_GE(out[1], 0.0f);
   EXPECT_LT(out[1], 1e-37f);
+}
+
+// One direction of one sequence x [T, D] as the bf16 path computes it, in double: [x_t, h] and
+// the weights rounded to bf16 for the product, biases summed in float, everything else exact.
+torch::Tensor Bf16Reference(const torch::Tensor& x, const torch::Tensor& w_ih,
+                            const torch::Tensor& w_hh, const torch::Tensor& b_ih,
+                            const torch::Tensor& b_hh, bool backward) {
+  const int64_t steps = x.size(0), hidden = w_hh.size(1);
+  auto bf16 = [](const torch::Tensor& t) { return t.to(torch::kBFloat16).to(torch::kDouble); };
+  const torch::Tensor w = bf16(torch::cat({w_ih, w_hh}, 1));
+  const torch::Tensor bias = (b_ih + b_hh).to(torch::kDouble);
+  torch::Tensor h = torch::zeros({hidden}, torch::kFloat);
+  torch::Tensor c = torch::zeros({hidden}, torch::kDouble);
+  torch::Tensor out = torch::zeros({steps, hidden}, torch::kFloat);
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t t = backward ? steps - 1 - s : s;
+    const torch::Tensor gates = w.mv(bf16(torch::cat({x[t], h}))) + bias;
+    const auto g = gates.chunk(4);
+    c = torch::sigmoid(g[1]) * c + torch::sigmoid(g[0]) * torch::tanh(g[2]);
+    h = (torch::sigmoid(g[3]) * torch::tanh(c)).to(torch::kFloat);
+    out[t] = h;
+  }
+  return out;
+}
+
+TEST(BiLstmTest, Bf16ProductsMatchARoundedReference) {
+  for (const auto& [input_dim, hidden] : std::vector<std::pair<int64_t, int64_t>>{{6, 33},
+                                                                                {100, 128}}) {
+    torch::manual_seed(hidden);
+    BiLstm lstm(input_dim, hidden);
+    if (!lstm->SetBf16Products(true)) {
+      GTEST_SKIP() << "this CPU has no AVX512-BF16: the bf16 products are not used";
+    }
+    const std::vector<int64_t> lengths = {3, 9, 1, 6, 9, 2};
+    const torch::Tensor mask = PrefixMask(lengths, 9);
+    const torch::Tensor input = torch::randn({6, 9, input_dim});
+    torch::NoGradGuard no_grad;
+    const torch::Tensor out = lstm(input, mask);
+    auto params = lstm->named_parameters();
+    auto p = [&](const std::string& name) { return params["lstm." + name]; };
+    double max_diff = 0;
+    for (int64_t b = 0; b < 6; ++b) {
+      const torch::Tensor x = input[b].slice(0, 0, lengths[b]);
+      const torch::Tensor fwd = Bf16Reference(x, p("weight_ih_l0"), p("weight_hh_l0"),
+                                              p("bias_ih_l0"), p("bias_hh_l0"), false);
+      const torch::Tensor bwd =
+          Bf16Reference(x, p("weight_ih_l0_reverse"), p("weight_hh_l0_reverse"),
+                        p("bias_ih_l0_reverse"), p("bias_hh_l0_reverse"), true);
+      const torch::Tensor got = out[b].slice(0, 0, lengths[b]);
+      max_diff = std::max(max_diff, (got - torch::cat({fwd, bwd}, 1)).abs().max().item<double>());
+      EXPECT_EQ(out[b].slice(0, lengths[b]).abs().sum().item<double>(), 0.0) << "padding";
+    }
+    // float32 sums against double; a rare flip of an h rounding costs ~1e-4.
+    EXPECT_LT(max_diff, 1e-3) << "D " << input_dim << " H " << hidden;
+    // Really bf16: off the float32 path by bf16 rounding, not by more.
+    lstm->SetBf16Products(false);
+    const double off = (lstm(input, mask) - out).abs().max().item<double>();
+    EXPECT_GT(off, 1e-5);
+    EXPECT_LT(off, 5e-2);
+    // A sequence gets the same bits alone as in a batch.
+    lstm->SetBf16Products(true);
+    const torch::Tensor alone =
+        lstm(input.slice(0, 1, 2), torch::ones({1, 9}, torch::kBool));
+    EXPECT_TRUE(torch::equal(alone[0], out[1]));
+  }
+}
+
+TEST(LstmCpuTest, PackDirectionBf16RoundsToNearestEvenInPairs) {
+  // K = 3 (odd: the last pair padded), G = 2.
+  const float wt[6] = {1.0f, -2.0f, 1.00390625f /* 1 + 2^-8: a tie, to even (1.0) */,
+                       1.01171875f /* 1 + 3 * 2^-8: a tie, to even (1 + 2^-6) */, 3.0f, 0.5f};
+  uint16_t out[8];
+  lstm_cpu::PackDirectionBf16(wt, 3, 2, out);
+  const uint16_t expected[8] = {0x3F80, 0x3F80, 0xC000, 0x3F82, 0x4040, 0, 0x3F00, 0};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(out[i], expected[i]) << i;
 }
 
 TEST(BiLstmTest, RejectsBadInputs) {
