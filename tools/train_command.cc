@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/declare.h"
@@ -158,7 +159,14 @@ absl::Status RunTrain(const std::vector<std::string>& args) {
   job.resume = absl::GetFlag(FLAGS_resume);
   job.train_path = absl::GetFlag(FLAGS_train);
   job.dev_path = absl::GetFlag(FLAGS_dev);
+  // Provenance: where the initial weights came from (the init directory and/or the vectors).
   job.init_from = absl::GetFlag(FLAGS_init);
+  for (const auto& [name, path] :
+       {std::pair<const char*, std::string>{"char_vectors", absl::GetFlag(FLAGS_char_vectors)},
+        {"bigram_vectors", absl::GetFlag(FLAGS_bigram_vectors)}}) {
+    if (path.empty()) continue;
+    absl::StrAppend(&job.init_from, job.init_from.empty() ? "" : ", ", name, "=", path);
+  }
   absl::StatusOr<torch::Device> device = model::ParseDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();
   job.device = *device;

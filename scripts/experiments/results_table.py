@@ -18,10 +18,7 @@ TAGS = {
     "mlmemb-drop05": "MLM embeddings, dropout 0.5",
     "ep20": "random embeddings, 20 epochs",
     "bigram": "+ character bigrams",
-    "sg": "skip-gram character vectors",
-    "sg-ep20": "skip-gram character vectors, 20 epochs",
-    "sg-bigram": "skip-gram character + bigram vectors",
-    "sg-bigram-ep20": "skip-gram character + bigram vectors, 20 epochs",
+    "sg-drop05": "skip-gram character vectors, dropout 0.5",
     "sg-bigram-drop05": "skip-gram character + bigram vectors, dropout 0.5",
 }
 

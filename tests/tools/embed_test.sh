@@ -32,6 +32,8 @@ grep -q "character embeddings: 6 of 11 vocabulary rows" "$d/train.log" ||
 grep -q "char_embedding_dim 100 -> 8" "$d/train.log" || fail "width not taken from the vectors"
 grep -q "bigram embeddings: .* of 101 hashed rows" "$d/train.log" || fail "no bigram-vector note"
 [ -d "$d/run/best" ] || fail "no best checkpoint"
+grep -q "\"init_from\": \"char_vectors=$d/emb/chars.vec, bigram_vectors=" "$d/run/best/config.json" ||
+  fail "provenance lacks the vectors: $(grep init_from "$d/run/best/config.json")"
 
 out=$("$ner" embed --corpus "$d/missing.txt" --vocab "$d/vocab.txt" --out "$d/bad" 2>&1)
 code=$?
