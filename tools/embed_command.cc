@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "absl/flags/declare.h"
@@ -90,6 +91,11 @@ absl::Status RunEmbed(const std::vector<std::string>& args) {
   }
   absl::StatusOr<model::SkipGramOptions> options = OptionsFromFlags();
   if (!options.ok()) return options.status();
+  // Fail before minutes of training, not after, when the result could not be written there.
+  if (std::error_code ec; fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--out '", out_dir, "' exists and is not a directory"));
+  }
 
   absl::StatusOr<std::vector<std::string>> files = model::ListCorpusFiles(corpus_spec);
   if (!files.ok()) return files.status();

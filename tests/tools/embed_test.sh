@@ -39,4 +39,8 @@ out=$("$ner" embed --corpus "$d/missing.txt" --vocab "$d/vocab.txt" --out "$d/ba
 code=$?
 [ $code -eq 1 ] && echo "$out" | grep -q "missing.txt" || fail "bad corpus (exit $code): $out"
 [ -e "$d/bad" ] && fail "a failed run wrote $d/bad"
+touch "$d/file"
+out=$("$ner" embed --corpus "$d/corpus.txt" --vocab "$d/vocab.txt" --out "$d/file" 2>&1)
+code=$?
+[ $code -eq 1 ] && echo "$out" | grep -q "is not a directory" || fail "--out a file (exit $code): $out"
 echo "PASS"
