@@ -1,6 +1,7 @@
 #include "model/lstm_cpu.h"
 
 #include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
 #include <c10/util/Exception.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -159,21 +160,9 @@ NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const fl
   }
 }
 
-// x rounded to bfloat16, to nearest with ties to even (NaN stays NaN).
-inline uint16_t ToBf16(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof(bits));
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-inline float FromBf16(uint16_t x) {
-  const uint32_t bits = static_cast<uint32_t>(x) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof(f));
-  return f;
-}
+// LibTorch's bfloat16 conversions: to nearest with ties to even, and back.
+using c10::detail::f32_from_bits;
+using c10::detail::round_to_nearest_even;
 
 #ifdef NER_LSTM_CPU_BF16
 #define NER_LSTM_CPU_BF16_TARGET __attribute__((target("avx512f,avx512bf16")))
@@ -234,7 +223,7 @@ NER_LSTM_CPU_BF16_TARGET void MatMulBf16(const uint32_t* x, int64_t ldx, int64_t
     for (int64_t g = g_full; g < g_dim; ++g) {
       float sum = 0.0f;
       for (int64_t k = 0; k < 2 * pairs; ++k) {
-        sum += FromBf16(xr[k]) * FromBf16(wt[((k / 2) * g_dim + g) * 2 + k % 2]);
+        sum += f32_from_bits(xr[k]) * f32_from_bits(wt[((k / 2) * g_dim + g) * 2 + k % 2]);
       }
       out[r * g_dim + g] = sum;
     }
@@ -276,7 +265,7 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
 #ifdef NER_LSTM_CPU_BF16
       for (int64_t r = 0; r < active; ++r) {
         uint16_t* row = reinterpret_cast<uint16_t*>(xh_bf16.data() + r * pairs);
-        for (int64_t k = 0; k < width; ++k) row[k] = ToBf16(xh[r * width + k]);
+        for (int64_t k = 0; k < width; ++k) row[k] = round_to_nearest_even(xh[r * width + k]);
       }
       MatMulBf16(xh_bf16.data(), pairs, active, weights.wt_bf16, pairs, gates, rec.data());
 #endif
@@ -321,7 +310,7 @@ void PackDirectionBf16(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* 
     for (int64_t g = 0; g < g_dim; ++g) {
       for (int64_t e = 0; e < 2; ++e) {
         const int64_t k = 2 * p + e;
-        out[(p * g_dim + g) * 2 + e] = k < k_dim ? ToBf16(wt[k * g_dim + g]) : 0;
+        out[(p * g_dim + g) * 2 + e] = k < k_dim ? round_to_nearest_even(wt[k * g_dim + g]) : 0;
       }
     }
   }

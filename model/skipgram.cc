@@ -123,27 +123,26 @@ bool Work(const Shared& s, int64_t begin, int64_t end, uint64_t seed) {
     const int32_t center = stream[i];
     if (center == kBoundary) continue;
     const int32_t reach = 1 + random.Below(o.window);
+    // Trains `row` of `table` against the kept characters from i - 1 down to i - reach and from
+    // `right` up to `right_end`, each side stopping at a boundary.
+    auto window = [&](Table& table, float* row, int64_t right, int64_t right_end) {
+      for (int64_t j = i - 1; j >= std::max<int64_t>(0, i - reach) && stream[j] != kBoundary; --j) {
+        if ((*s.char_keep)[stream[j]] > 0) train(table, row, stream[j]);
+      }
+      for (int64_t j = right; j <= std::min(size - 1, right_end) && stream[j] != kBoundary; ++j) {
+        if ((*s.char_keep)[stream[j]] > 0) train(table, row, stream[j]);
+      }
+    };
     // Characters: contexts i - reach .. i + reach within the segment.
     if ((*s.char_keep)[center] > 0 && random.Uniform() < (*s.char_keep)[center]) {
-      float* row = s.chars->in.data() + static_cast<int64_t>(center) * s.chars->dim;
-      for (int64_t j = i - 1; j >= std::max<int64_t>(0, i - reach) && stream[j] != kBoundary; --j) {
-        if ((*s.char_keep)[stream[j]] > 0) train(*s.chars, row, stream[j]);
-      }
-      for (int64_t j = i + 1; j <= std::min(size - 1, i + reach) && stream[j] != kBoundary; ++j) {
-        if ((*s.char_keep)[stream[j]] > 0) train(*s.chars, row, stream[j]);
-      }
+      window(*s.chars, s.chars->in.data() + static_cast<int64_t>(center) * s.chars->dim, i + 1,
+             i + reach);
     }
     // Bigram (i, i + 1): contexts i - reach .. i + 1 + reach outside the pair.
     const int32_t bigram = s.bigrams->dim > 0 ? (*s.bigram_at)[i] : -1;
     if (bigram >= 0 && random.Uniform() < (*s.bigram_keep)[bigram]) {
-      float* row = s.bigrams->in.data() + static_cast<int64_t>(bigram) * s.bigrams->dim;
-      for (int64_t j = i - 1; j >= std::max<int64_t>(0, i - reach) && stream[j] != kBoundary; --j) {
-        if ((*s.char_keep)[stream[j]] > 0) train(*s.bigrams, row, stream[j]);
-      }
-      for (int64_t j = i + 2; j <= std::min(size - 1, i + 1 + reach) && stream[j] != kBoundary;
-           ++j) {
-        if ((*s.char_keep)[stream[j]] > 0) train(*s.bigrams, row, stream[j]);
-      }
+      window(*s.bigrams, s.bigrams->in.data() + static_cast<int64_t>(bigram) * s.bigrams->dim,
+             i + 2, i + 1 + reach);
     }
   }
   s.done->fetch_add(local);

@@ -164,16 +164,16 @@ absl::StatusOr<Checkpoint> BuildInitialModel(const TrainConfig& config,
                   const std::function<bool(absl::string_view)>& keep,
                   std::optional<TextVectors>* out) -> absl::Status {
     TextVectorsReadStats stats;
-    absl::StatusOr<TextVectors> read = ReadTextVectors(path, keep, &stats);
-    if (!read.ok()) return read.status();
-    if (read->size() == 0) {
+    absl::StatusOr<TextVectors> loaded = ReadTextVectors(path, keep, &stats);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->size() == 0) {
       return absl::InvalidArgumentError(absl::StrCat("none of the ", stats.rows, " rows of '", path,
                                                      "' names a ", what, " of the vocabulary"));
     }
     notes->push_back(absl::StrFormat(
         "%s vectors: %d of %d rows of %s name a %s of the vocabulary (%d duplicates)", what,
-        read->size(), stats.rows, path, what, stats.duplicates));
-    *out = *std::move(read);
+        loaded->size(), stats.rows, path, what, stats.duplicates));
+    *out = *std::move(loaded);
     return absl::OkStatus();
   };
   if (!source.char_vectors.empty()) {
