@@ -17,11 +17,14 @@ struct RuntimeOptions {
   std::optional<int> intra_op_threads;
   // Inter-op threads; nullopt leaves LibTorch's default. Can be set once per process only.
   std::optional<int> inter_op_threads;
-  // Keep freed blocks below 32 MiB in the process (glibc M_MMAP_THRESHOLD) and return heap
-  // memory to the kernel only above 128 MiB free (M_TRIM_THRESHOLD), so that a model's
-  // activations, allocated and freed on every forward, are not page-faulted in again each time
-  // (the default BiLSTM-CRF ran 2.8x faster at batch 64: docs/performance.md). Not applied when
-  // $GLIBC_TUNABLES sets malloc options: the operator's choice wins.
+  // Keep freed blocks in the process: below 32 MiB in every arena (glibc M_MMAP_THRESHOLD), of
+  // any size in the main thread's heap (M_MMAP_MAX 0; thread arenas still map blocks larger than
+  // their 64 MiB heaps), and return heap memory to the kernel only above 512 MiB free
+  // (M_TRIM_THRESHOLD), so that a model's activations and gradients, allocated and freed on every
+  // forward or step, are not page-faulted in again each time (the default BiLSTM-CRF served 2.8x
+  // faster at batch 64; training with a 300,007-row bigram table ran 14x faster:
+  // docs/performance.md). Not applied when $GLIBC_TUNABLES sets malloc options: the operator's
+  // choice wins.
   bool retain_freed_memory = true;
 
   absl::Status Validate() const;
@@ -35,7 +38,7 @@ struct RuntimeInfo {
   int intra_op_threads = 0;
   int inter_op_threads = 0;
   int cores = 0;
-  std::string malloc;  // e.g. "glibc, mmap threshold 32 MiB, trim threshold 128 MiB"
+  std::string malloc;  // e.g. "glibc, mmap threshold 32 MiB (main heap: none), trim ..."
   bool cuda_available = false;
   int cuda_devices = 0;
 };
