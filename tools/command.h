@@ -26,6 +26,7 @@ absl::Status RunEvaluate(const std::vector<std::string>& args);
 absl::Status RunPredict(const std::vector<std::string>& args);
 absl::Status RunPretrain(const std::vector<std::string>& args);
 absl::Status RunEmbed(const std::vector<std::string>& args);
+absl::Status RunConvert(const std::vector<std::string>& args);
 
 // Loads the checkpoint named by --model on --device with the encoder in --dtype (shared by
 // `ner evaluate` and `ner predict`; defined in evaluate_command.cc).

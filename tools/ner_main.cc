@@ -40,6 +40,9 @@ const std::vector<Command>& Commands() {
        "character and bigram vectors (skip-gram) for bilstm-crf: train --char_vectors, "
        "--bigram_vectors",
        ner::tools::RunEmbed},
+      {"convert", "--model DIR --out DIR [--storage_dtype float16|bfloat16|float32]",
+       "the same checkpoint with its weights stored in another dtype (float16: half the size)",
+       ner::tools::RunConvert},
   };
   return commands;
 }
