@@ -7,6 +7,7 @@
 #include <exception>
 #include <filesystem>
 #include <random>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -339,8 +340,13 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   if (job.cancel.load()) return absl::CancelledError("cancelled before training began");
 
   model::InitialModelSource source;
-  const std::string init =
-      request.init_checkpoint().empty() ? options_.default_init : request.init_checkpoint();
+  // Pretrained vectors replace the server's --train_init (whose word embeddings would otherwise
+  // become bilstm-crf's character embeddings); its vocabulary is still used when the server has
+  // no --train_vocab.
+  const bool vectors = !request.char_vectors().empty() || !request.bigram_vectors().empty();
+  const std::string init = !request.init_checkpoint().empty() ? request.init_checkpoint()
+                           : vectors                          ? std::string()
+                                                              : options_.default_init;
   if (!init.empty()) {
     absl::StatusOr<std::string> resolved = ResolveUnderRoot(options_.model_root, init);
     if (!resolved.ok()) {
@@ -348,10 +354,29 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
                           absl::StrCat("init_checkpoint: ", resolved.status().message()));
     }
     source.init = *resolved;
-  } else {
+  } else if (!options_.vocab_path.empty() || options_.default_init.empty()) {
     absl::StatusOr<std::string> vocab = ResolveFile(options_.model_root, options_.vocab_path);
     if (!vocab.ok()) return vocab.status();
     source.vocab_path = *vocab;
+  } else {
+    absl::StatusOr<std::string> resolved =
+        ResolveUnderRoot(options_.model_root, options_.default_init);
+    if (!resolved.ok()) return resolved.status();
+    source.vocab_path = (fs::path(*resolved) / "vocab.txt").string();
+  }
+  std::string init_from = init;  // provenance, as `ner train` records it
+  for (const auto& [name, path, target] :
+       {std::tuple<const char*, const std::string&, std::string*>{
+            "char_vectors", request.char_vectors(), &source.char_vectors},
+        {"bigram_vectors", request.bigram_vectors(), &source.bigram_vectors}}) {
+    if (path.empty()) continue;
+    absl::StatusOr<std::string> resolved = ResolveUnderRoot(options_.model_root, path);
+    if (!resolved.ok()) {
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat(name, ": ", resolved.status().message()));
+    }
+    *target = *resolved;
+    absl::StrAppend(&init_from, init_from.empty() ? "" : ", ", name, "=", path);
   }
   std::vector<std::string> notes;
   absl::StatusOr<model::Checkpoint> initial =
@@ -370,7 +395,7 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   train_job.device = registry_->options().load.device;
   train_job.train_path = request.train().path();
   train_job.dev_path = request.dev().path();
-  train_job.init_from = init;
+  train_job.init_from = init_from;
 
   model::TrainHooks hooks;
   hooks.cancel = &job.cancel;

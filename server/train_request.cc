@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "model/adversarial.h"
+#include "model/lr_schedule.h"
 #include "model/model_config.h"
 #include "server/dataset_source.h"
 #include "server/model_registry.h"
@@ -61,6 +62,36 @@ absl::StatusOr<model::TrainConfig> TrainConfigFromRequest(const v1::TrainRequest
   if (h.has_seed()) config.seed = h.seed();
   if (h.has_preset()) config.preset = h.preset();
   if (h.has_early_stopping_patience()) config.early_stopping_patience = h.early_stopping_patience();
+  if (h.has_lr_decay()) {
+    absl::StatusOr<model::LrDecay> decay = model::ParseLrDecay(h.lr_decay());
+    if (!decay.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("hyperparameters.lr_decay: ", decay.status().message()));
+    }
+    config.lr_decay = *decay;
+  }
+  if (h.has_decay_rate()) config.decay_rate = h.decay_rate();
+  if (h.has_head_dropout()) config.head_dropout = h.head_dropout();
+  if (h.has_lstm_hidden()) config.lstm_hidden = h.lstm_hidden();
+  if (h.has_char_embedding_dim()) config.char_embedding_dim = h.char_embedding_dim();
+  if (h.has_bigram_buckets()) config.bigram_buckets = h.bigram_buckets();
+  if (h.has_bigram_embedding_dim()) config.bigram_embedding_dim = h.bigram_embedding_dim();
+  // Bounds on what one request may make the server allocate (the model config's own bounds
+  // allow far more than a serving process should give one job).
+  constexpr int64_t kMaxWidth = 4096;
+  constexpr int64_t kMaxBigramValues = 50'000'000;  // 200 MB in float32, x4 with AdamW's state
+  if (config.lstm_hidden > kMaxWidth || config.char_embedding_dim > kMaxWidth ||
+      config.bigram_embedding_dim > kMaxWidth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hyperparameters: lstm_hidden, char_embedding_dim and bigram_embedding_dim must be <= ",
+        kMaxWidth));
+  }
+  if (config.bigram_buckets < 0 ||
+      config.bigram_buckets * config.bigram_embedding_dim > kMaxBigramValues) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hyperparameters: bigram_buckets x bigram_embedding_dim must be in [0, ", kMaxBigramValues,
+        "], not ", config.bigram_buckets, " x ", config.bigram_embedding_dim));
+  }
   if (h.has_adversarial()) {
     absl::StatusOr<model::AdversarialMethod> method = FromProto(h.adversarial().method());
     if (!method.ok()) return method.status();
@@ -130,6 +161,16 @@ absl::StatusOr<model::TrainConfig> ValidateTrainRequest(const v1::TrainRequest& 
   if (!request.init_checkpoint().empty() && !model::HasEncoder(config->variant)) {
     return absl::InvalidArgumentError(
         absl::StrCat("init_checkpoint needs a variant with an encoder, not ", request.variant()));
+  }
+  if ((!request.char_vectors().empty() || !request.bigram_vectors().empty()) &&
+      config->variant != model::Variant::kBiLstmCrf) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("char_vectors and bigram_vectors need the bilstm-crf variant, not ",
+                     model::VariantName(config->variant)));
+  }
+  if (!request.bigram_vectors().empty() && config->bigram_buckets == 0) {
+    return absl::InvalidArgumentError(
+        "bigram_vectors needs hyperparameters.bigram_buckets > 0 (the hashed bigram table)");
   }
   return config;
 }

@@ -2,14 +2,14 @@
 // floating-point weights stored in another dtype. float16 halves model.safetensors; loading
 // converts the weights back to float32, so only the storage rounding changes (and is reported).
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -33,8 +33,8 @@ absl::StatusOr<torch::Dtype> ParseStorageDtype(const std::string& name) {
   if (name == "float16") return torch::kFloat16;
   if (name == "bfloat16") return torch::kBFloat16;
   if (name == "float32") return torch::kFloat32;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--storage_dtype '", name, "': expected float16, bfloat16 or float32"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--storage_dtype '", name, "': expected float16, bfloat16 or float32"));
 }
 
 // Parameters and buffers under their module paths (as SaveCheckpoint names them).

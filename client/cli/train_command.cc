@@ -29,6 +29,21 @@ ABSL_FLAG(std::optional<double>, warmup_ratio, std::nullopt, "train: warm-up sha
 ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt, "train: random seed.");
 ABSL_FLAG(std::optional<std::string>, preset, std::nullopt,
           "train: encoder shape without init checkpoint (nezha-tiny, nezha-base, ...).");
+ABSL_FLAG(std::optional<std::string>, lr_decay, std::nullopt,
+          "train: decay after warm-up, epoch (x decay_rate per epoch) or linear.");
+ABSL_FLAG(std::optional<double>, decay_rate, std::nullopt, "train: the decay's factor.");
+ABSL_FLAG(std::optional<double>, head_dropout, std::nullopt, "train: dropout around the BiLSTM.");
+ABSL_FLAG(std::optional<int>, lstm_hidden, std::nullopt, "train: BiLSTM size per direction.");
+ABSL_FLAG(std::optional<int>, char_embedding_dim, std::nullopt,
+          "train: bilstm-crf character embedding width.");
+ABSL_FLAG(std::optional<int>, bigram_buckets, std::nullopt,
+          "train: bilstm-crf hashed bigram rows (0 = no bigram features).");
+ABSL_FLAG(std::optional<int>, bigram_embedding_dim, std::nullopt,
+          "train: bilstm-crf bigram embedding width.");
+ABSL_FLAG(std::string, char_vectors, "",
+          "train: bilstm-crf pretrained character vectors under the server's model root.");
+ABSL_FLAG(std::string, bigram_vectors, "",
+          "train: bilstm-crf pretrained bigram vectors under the server's model root.");
 ABSL_FLAG(bool, detach, false, "train: print the job id once submitted and return.");
 
 namespace ner::client::cli {
@@ -168,6 +183,15 @@ absl::Status RunTrain(const std::vector<std::string>& args) {
   if (auto v = absl::GetFlag(FLAGS_warmup_ratio)) h->set_warmup_ratio(*v);
   if (auto v = absl::GetFlag(FLAGS_seed)) h->set_seed(*v);
   if (auto v = absl::GetFlag(FLAGS_preset)) h->set_preset(*v);
+  if (auto v = absl::GetFlag(FLAGS_lr_decay)) h->set_lr_decay(*v);
+  if (auto v = absl::GetFlag(FLAGS_decay_rate)) h->set_decay_rate(*v);
+  if (auto v = absl::GetFlag(FLAGS_head_dropout)) h->set_head_dropout(*v);
+  if (auto v = absl::GetFlag(FLAGS_lstm_hidden)) h->set_lstm_hidden(*v);
+  if (auto v = absl::GetFlag(FLAGS_char_embedding_dim)) h->set_char_embedding_dim(*v);
+  if (auto v = absl::GetFlag(FLAGS_bigram_buckets)) h->set_bigram_buckets(*v);
+  if (auto v = absl::GetFlag(FLAGS_bigram_embedding_dim)) h->set_bigram_embedding_dim(*v);
+  request.set_char_vectors(absl::GetFlag(FLAGS_char_vectors));
+  request.set_bigram_vectors(absl::GetFlag(FLAGS_bigram_vectors));
 
   absl::StatusOr<std::unique_ptr<NerClient>> client = ClientFromFlags(absl::Seconds(30));
   if (!client.ok()) return client.status();

@@ -8,19 +8,23 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <vector>
 
+#include "model/file_util.h"
 #include "server/ner_server.h"
 #include "tests/server/server_test_util.h"
 
 namespace ner::server {
 namespace {
 
+namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using testing::ReadTrainEvents;
 using testing::SmallTrainRequest;
-using testing::TestServer;
 using testing::StartOrDie;
+using testing::TestModelRoot;
+using testing::TestServer;
 using testing::TrainingConfig;
 using testing::TrainStreamResult;
 
@@ -190,6 +194,22 @@ TEST(TrainJobsTest, BadRequestsAreRefusedWithTheField) {
        "preset"},
       {"no dev", [](v1::TrainRequest& r) { r.clear_dev(); }, "dev"},
       {"no train", [](v1::TrainRequest& r) { r.clear_train(); }, "train"},
+      {"bad decay", [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_lr_decay("cos"); },
+       "lr_decay"},
+      {"bad dropout",
+       [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_head_dropout(1.5); },
+       "head_dropout"},
+      {"huge bigram table",
+       [](v1::TrainRequest& r) { r.mutable_hyperparameters()->set_bigram_buckets(100'000'000); },
+       "bigram_buckets"},
+      {"vectors for a transformer",
+       [](v1::TrainRequest& r) {
+         r.set_variant("nezha-bilstm-crf");
+         r.set_char_vectors("vectors/chars.vec");
+       },
+       "bilstm-crf"},
+      {"bigram vectors without a table",
+       [](v1::TrainRequest& r) { r.set_bigram_vectors("vectors/bigrams.vec"); }, "bigram_buckets"},
   };
   for (const Case& c : cases) {
     v1::TrainRequest request = SmallTrainRequest("bad");
@@ -230,6 +250,58 @@ TEST(TrainJobsTest, BadRequestsAreRefusedWithTheField) {
   ASSERT_FALSE(result.events.empty());
   EXPECT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_FAILED);
   EXPECT_THAT(result.events.back().error().message(), HasSubstr("empty"));
+}
+
+TEST(TrainJobsTest, TrainsABiLstmCrfFromPretrainedVectorsWithItsRecipe) {
+  // The shipped default model's recipe through the RPC: character and bigram vectors (files
+  // under the model root), hashed bigrams, dropout, linear decay.
+  const std::string root = TestModelRoot();
+  fs::create_directories(root + "/vectors");
+  ASSERT_TRUE(model::WriteFileAtomically(
+                  root + "/vectors/chars.vec",
+                  "3 4\n张 0.1 0.2 0.3 0.4\n北 -0.1 0.2 0.0 0.3\n京 0.5 0.1 -0.2 0.1\n")
+                  .ok());
+  ASSERT_TRUE(model::WriteFileAtomically(root + "/vectors/bigrams.vec",
+                                         "2 3\n北京 0.1 0.2 0.3\n张三 0.3 0.2 0.1\n")
+                  .ok());
+  auto server = StartOrDie(TrainingConfig());
+  v1::TrainRequest request = SmallTrainRequest("from-vectors", 2);
+  request.set_char_vectors("vectors/chars.vec");
+  request.set_bigram_vectors("vectors/bigrams.vec");
+  v1::Hyperparameters* h = request.mutable_hyperparameters();
+  h->set_bigram_buckets(101);
+  h->set_head_dropout(0.5);
+  h->set_lr_decay("linear");
+  h->set_decay_rate(0.1);
+  h->set_lstm_hidden(16);
+  grpc::ClientContext context;
+  TrainStreamResult result = ReadTrainEvents(server->stub().Train(&context, request));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_FALSE(result.events.empty());
+  const v1::TrainEvent& last = result.events.back();
+  ASSERT_EQ(last.state(), v1::TRAIN_JOB_STATE_SUCCEEDED) << last.error().message();
+
+  // The widths come from the vectors (the events' notes may be skipped by a slow reader, so the
+  // checkpoint is what is checked).
+  absl::StatusOr<std::string> config =
+      model::ReadFileToString(root + "/" + last.checkpoint_path() + "/config.json", 1 << 20);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(*config, HasSubstr("\"char_embedding_dim\": 4"));
+  EXPECT_THAT(*config, HasSubstr("\"bigram_buckets\": 101"));
+  EXPECT_THAT(*config, HasSubstr("\"bigram_embedding_dim\": 3"));
+  EXPECT_THAT(*config, HasSubstr("\"lstm_hidden\": 16"));
+  EXPECT_THAT(*config,
+              HasSubstr("char_vectors=vectors/chars.vec, bigram_vectors=vectors/bigrams.vec"));
+  EXPECT_THAT(*config, HasSubstr("\"lr_decay\": \"linear\""));
+
+  // A vectors path that leaves the model root is refused by the job, naming the field.
+  v1::TrainRequest escape = SmallTrainRequest("escape", 1);
+  escape.set_char_vectors("../chars.vec");
+  grpc::ClientContext escape_context;
+  TrainStreamResult refused = ReadTrainEvents(server->stub().Train(&escape_context, escape));
+  ASSERT_FALSE(refused.events.empty());
+  EXPECT_EQ(refused.events.back().state(), v1::TRAIN_JOB_STATE_FAILED);
+  EXPECT_THAT(refused.events.back().error().message(), HasSubstr("char_vectors"));
 }
 
 TEST(TrainJobsTest, UnknownJobsAreNotFound) {
