@@ -20,6 +20,7 @@ TAGS = {
     "bigram": "+ character bigrams",
     "sg-drop05": "skip-gram character vectors, dropout 0.5",
     "sg-bigram-drop05": "skip-gram character + bigram vectors, dropout 0.5",
+    "sg-bigram300k-drop05": "skip-gram character + bigram vectors, 300,007 bigram rows, dropout 0.5",
 }
 
 
