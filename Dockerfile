@@ -3,7 +3,7 @@
 # The ner-server image: a thin wrapper around the scripts CI runs (scripts/install_deps.sh is the
 # only package list, scripts/build.sh the only build), so the image and CI cannot drift.
 #
-#   docker build -t ner-server .
+#   docker build -t ner-server --build-arg NER_VERSION="$(git describe --always --dirty)" .
 #   docker run -p 50051:50051 -p 9090:9090 ner-server [EXTRA FLAGS]   # e.g. --intra_op_threads=4
 #
 # Stages: `build` installs the build packages and builds with tests off; `runtime` installs only
@@ -37,6 +37,9 @@ FROM ${BASE} AS build
 ARG VARIANT
 ARG LIBTORCH_URL=""
 ARG BUILD_TYPE=Release
+# The code version stamped into the binaries and the checkpoints they train (the context has no
+# .git): docker build --build-arg NER_VERSION="$(git describe --always --dirty)" ...
+ARG NER_VERSION=""
 ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
 
@@ -62,7 +65,8 @@ RUN --mount=type=cache,target=/root/.cache/ccache \
       export NER_TORCH=external; \
       set -- -DNER_WITH_CUDA=ON -DCMAKE_PREFIX_PATH=/opt/libtorch; \
     fi \
-    && BUILD_DIR=build BUILD_TYPE="$BUILD_TYPE" scripts/build.sh -DNER_BUILD_TESTS=OFF "$@" \
+    && BUILD_DIR=build BUILD_TYPE="$BUILD_TYPE" scripts/build.sh -DNER_BUILD_TESTS=OFF \
+         -DNER_VERSION="$NER_VERSION" "$@" \
     && mkdir -p /out/bin /out/lib /out/models \
     && cp build/server/ner-server build/tools/ner /out/bin/
 

@@ -438,7 +438,8 @@ def check_dockerfile(flags):
     report("-DNER_BUILD_TESTS=OFF" in text, "image builds with -DNER_BUILD_TESTS=OFF")
     cmake = read(os.path.join(ROOT, "CMakeLists.txt"))
     for opt in sorted(set(re.findall(r"-D(NER_\w+)=", text))):
-        report(re.search(r"option\(\s*%s\b" % opt, cmake) is not None, "CMake option %s exists" % opt)
+        declared = r"(option\(\s*%s\b|set\(\s*%s\b[^)]*\bCACHE\b)" % (opt, opt)
+        report(re.search(declared, cmake) is not None, "CMake option %s exists" % opt)
     # The binaries it copies are the CMake targets at those paths.
     for binary, cml in (("build/server/ner-server", "server/CMakeLists.txt"), ("build/tools/ner", "tools/CMakeLists.txt")):
         target = os.path.basename(binary)
