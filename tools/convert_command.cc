@@ -59,8 +59,10 @@ absl::Status RunConvert(const std::vector<std::string>& args) {
   if (!checkpoint.ok()) return checkpoint.status();
 
   torch::NoGradGuard no_grad;
-  // The float32 originals, to check the range first and to report the rounding afterwards.
+  // The float32 originals and their largest magnitudes, to check the range first and to report
+  // the rounding afterwards.
   std::map<std::string, torch::Tensor> original;
+  std::map<std::string, double> magnitude;
   int64_t values = 0;
   std::vector<std::string> out_of_range;
   const double limit = *dtype == torch::kFloat16 ? 65504.0 : 3.0e38;
@@ -68,9 +70,9 @@ absl::Status RunConvert(const std::vector<std::string>& args) {
     if (!tensor.is_floating_point()) continue;
     original[name] = tensor.detach().to(torch::kFloat32).clone();
     values += tensor.numel();
-    if (tensor.numel() > 0 && tensor.abs().max().item<double>() > limit) {
-      out_of_range.push_back(name);
-    }
+    if (tensor.numel() == 0) continue;
+    magnitude[name] = tensor.abs().max().item<double>();
+    if (magnitude[name] > limit) out_of_range.push_back(name);
   }
   if (!out_of_range.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -94,12 +96,12 @@ absl::Status RunConvert(const std::vector<std::string>& args) {
   }
   double largest = 0, largest_relative = 0;
   for (const auto& [name, tensor] : Tensors(reloaded->model)) {
-    auto it = original.find(name);
-    if (it == original.end() || tensor.numel() == 0) continue;
-    const torch::Tensor diff = (tensor.to(torch::kFloat32) - it->second).abs();
-    largest = std::max(largest, diff.max().item<double>());
-    const double scale = it->second.abs().max().item<double>();
-    if (scale > 0) largest_relative = std::max(largest_relative, diff.max().item<double>() / scale);
+    auto it = magnitude.find(name);
+    if (it == magnitude.end()) continue;
+    const double change =
+        (tensor.to(torch::kFloat32) - original.at(name)).abs().max().item<double>();
+    largest = std::max(largest, change);
+    if (it->second > 0) largest_relative = std::max(largest_relative, change / it->second);
   }
   LogInfo(absl::StrFormat(
       "%s: %d floating-point values stored as %s; largest change of a weight %.3g (%.3g of its "
