@@ -19,15 +19,14 @@ constexpr const char* kConfigFile = "config.json";
 constexpr const char* kVocabFile = "vocab.txt";
 constexpr const char* kWeightsFile = "model.safetensors";
 
-// Parameters and buffers under their module paths.
+}  // namespace
+
 std::map<std::string, torch::Tensor> ModelTensors(const NerModel& model) {
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value();
   for (const auto& item : model->named_buffers()) tensors[item.key()] = item.value();
   return tensors;
 }
-
-}  // namespace
 
 absl::Status SaveCheckpoint(const std::string& dir, const Checkpoint& checkpoint) {
   if (absl::Status s = checkpoint.config.Validate(); !s.ok()) return s;

@@ -1,6 +1,7 @@
 #ifndef NER_MODEL_CHECKPOINT_H_
 #define NER_MODEL_CHECKPOINT_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct LoadOptions {
   // The transformer's dtype; the head and the CRF stay float32. bfloat16 is the fast CPU path.
   torch::Dtype encoder_dtype = torch::kFloat32;
 };
+
+// Every parameter and buffer of `model` under its module path: the names and tensors (shared with
+// the model, not copied) that SaveCheckpoint writes and LoadCheckpoint expects.
+std::map<std::string, torch::Tensor> ModelTensors(const NerModel& model);
 
 // Writes `checkpoint` to `dir` atomically: everything goes into a sibling temp directory (each
 // file fsynced), which then replaces `dir` in one rename (renameat2 RENAME_EXCHANGE when `dir`

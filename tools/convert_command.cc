@@ -37,14 +37,6 @@ absl::StatusOr<torch::Dtype> ParseStorageDtype(const std::string& name) {
       absl::StrCat("--storage_dtype '", name, "': expected float16, bfloat16 or float32"));
 }
 
-// Parameters and buffers under their module paths (as SaveCheckpoint names them).
-std::map<std::string, torch::Tensor> Tensors(const model::NerModel& model) {
-  std::map<std::string, torch::Tensor> tensors;
-  for (const auto& item : model->named_parameters()) tensors[item.key()] = item.value();
-  for (const auto& item : model->named_buffers()) tensors[item.key()] = item.value();
-  return tensors;
-}
-
 }  // namespace
 
 absl::Status RunConvert(const std::vector<std::string>& args) {
@@ -66,7 +58,7 @@ absl::Status RunConvert(const std::vector<std::string>& args) {
   int64_t values = 0;
   std::vector<std::string> out_of_range;
   const double limit = *dtype == torch::kFloat16 ? 65504.0 : 3.0e38;
-  for (const auto& [name, tensor] : Tensors(checkpoint->model)) {
+  for (const auto& [name, tensor] : model::ModelTensors(checkpoint->model)) {
     if (!tensor.is_floating_point()) continue;
     original[name] = tensor.detach().to(torch::kFloat32).clone();
     values += tensor.numel();
@@ -95,7 +87,7 @@ absl::Status RunConvert(const std::vector<std::string>& args) {
                                             "' does not load: ", reloaded.status().message()));
   }
   double largest = 0, largest_relative = 0;
-  for (const auto& [name, tensor] : Tensors(reloaded->model)) {
+  for (const auto& [name, tensor] : model::ModelTensors(reloaded->model)) {
     auto it = magnitude.find(name);
     if (it == magnitude.end()) continue;
     const double change =
