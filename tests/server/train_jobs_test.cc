@@ -252,9 +252,9 @@ TEST(TrainJobsTest, BadRequestsAreRefusedWithTheField) {
   EXPECT_THAT(result.events.back().error().message(), HasSubstr("empty"));
 }
 
-TEST(TrainJobsTest, TrainsABiLstmCrfFromPretrainedVectorsWithItsRecipe) {
-  // The shipped default model's recipe through the RPC: character and bigram vectors (files
-  // under the model root), hashed bigrams, dropout, linear decay.
+// Writes vectors/chars.vec (3 characters, 4 wide) and vectors/bigrams.vec (2 bigrams, 3 wide)
+// under the test model root.
+void WriteTestVectors() {
   const std::string root = TestModelRoot();
   fs::create_directories(root + "/vectors");
   ASSERT_TRUE(model::WriteFileAtomically(
@@ -264,6 +264,23 @@ TEST(TrainJobsTest, TrainsABiLstmCrfFromPretrainedVectorsWithItsRecipe) {
   ASSERT_TRUE(model::WriteFileAtomically(root + "/vectors/bigrams.vec",
                                          "2 3\n北京 0.1 0.2 0.3\n张三 0.3 0.2 0.1\n")
                   .ok());
+}
+
+// Runs `request` to its end on `server`; fails unless the job SUCCEEDED. `last`: its last event.
+void TrainToSuccess(TestServer& server, const v1::TrainRequest& request, v1::TrainEvent* last) {
+  grpc::ClientContext context;
+  TrainStreamResult result = ReadTrainEvents(server.stub().Train(&context, request));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_FALSE(result.events.empty());
+  *last = result.events.back();
+  ASSERT_EQ(last->state(), v1::TRAIN_JOB_STATE_SUCCEEDED) << last->error().message();
+}
+
+TEST(TrainJobsTest, TrainsABiLstmCrfFromPretrainedVectorsWithItsRecipe) {
+  // The shipped default model's recipe through the RPC: character and bigram vectors (files
+  // under the model root), hashed bigrams, dropout, linear decay.
+  const std::string root = TestModelRoot();
+  ASSERT_NO_FATAL_FAILURE(WriteTestVectors());
   auto server = StartOrDie(TrainingConfig());
   v1::TrainRequest request = SmallTrainRequest("from-vectors", 2);
   request.set_char_vectors("vectors/chars.vec");
@@ -274,12 +291,8 @@ TEST(TrainJobsTest, TrainsABiLstmCrfFromPretrainedVectorsWithItsRecipe) {
   h->set_lr_decay("linear");
   h->set_decay_rate(0.1);
   h->set_lstm_hidden(16);
-  grpc::ClientContext context;
-  TrainStreamResult result = ReadTrainEvents(server->stub().Train(&context, request));
-  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
-  ASSERT_FALSE(result.events.empty());
-  const v1::TrainEvent& last = result.events.back();
-  ASSERT_EQ(last.state(), v1::TRAIN_JOB_STATE_SUCCEEDED) << last.error().message();
+  v1::TrainEvent last;
+  ASSERT_NO_FATAL_FAILURE(TrainToSuccess(*server, request, &last));
 
   // The widths come from the vectors (the events' notes may be skipped by a slow reader, so the
   // checkpoint is what is checked).
@@ -302,6 +315,35 @@ TEST(TrainJobsTest, TrainsABiLstmCrfFromPretrainedVectorsWithItsRecipe) {
   ASSERT_FALSE(refused.events.empty());
   EXPECT_EQ(refused.events.back().state(), v1::TRAIN_JOB_STATE_FAILED);
   EXPECT_THAT(refused.events.back().error().message(), HasSubstr("char_vectors"));
+}
+
+TEST(TrainJobsTest, VectorsWithoutATrainVocabUseTheDefaultInitsVocabulary) {
+  // A server configured with --train_init and no --train_vocab: a request with vectors does not
+  // start from that checkpoint's weights, but its characters are that checkpoint's vocabulary.
+  const std::string root = TestModelRoot();
+  ASSERT_NO_FATAL_FAILURE(WriteTestVectors());
+  ServerConfig config = TrainingConfig();
+  config.training.vocab_path.clear();
+  config.training.default_init = "tiny";
+  auto server = StartOrDie(config);
+  v1::TrainRequest request = SmallTrainRequest("vectors-default-vocab", 1);
+  request.set_char_vectors("vectors/chars.vec");
+  v1::TrainEvent last;
+  ASSERT_NO_FATAL_FAILURE(TrainToSuccess(*server, request, &last));
+
+  const std::string trained = root + "/" + last.checkpoint_path();
+  absl::StatusOr<std::string> vocab = model::ReadFileToString(trained + "/vocab.txt", 1 << 20);
+  absl::StatusOr<std::string> init_vocab =
+      model::ReadFileToString(root + "/tiny/vocab.txt", 1 << 20);
+  ASSERT_TRUE(vocab.ok()) << vocab.status();
+  ASSERT_TRUE(init_vocab.ok()) << init_vocab.status();
+  EXPECT_EQ(*vocab, *init_vocab);
+  absl::StatusOr<std::string> config_json =
+      model::ReadFileToString(trained + "/config.json", 1 << 20);
+  ASSERT_TRUE(config_json.ok()) << config_json.status();
+  // Widths from the vectors, not from tiny's encoder; provenance names only the vectors.
+  EXPECT_THAT(*config_json, HasSubstr("\"char_embedding_dim\": 4"));
+  EXPECT_THAT(*config_json, HasSubstr("\"init_from\": \"char_vectors=vectors/chars.vec\""));
 }
 
 TEST(TrainJobsTest, UnknownJobsAreNotFound) {
