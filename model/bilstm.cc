@@ -67,15 +67,17 @@ struct BiLstmImpl::PackedWeights {
   std::vector<int64_t> versions;
   std::vector<float> wt[2];
   std::vector<float> bias[2];
-  std::vector<uint16_t> wt_bf16[2];  // empty unless packed for bf16 products
+  std::vector<uint16_t> wt_bf16[2];  // empty unless packed for bf16 products on vectors
+  lstm_cpu::AlignedVector<uint16_t> wt_amx[2];  // empty unless packed for AMX tile products
 };
 
-bool BiLstmImpl::SetBf16Products(bool on) {
+bool BiLstmImpl::SetBf16Products(bool on, bool tiles) {
   bf16_products_ = on && lstm_cpu::Bf16ProductsSupported();
+  amx_products_ = tiles && lstm_cpu::AmxProductsSupported();
   return bf16_products_;
 }
 
-std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16) {
+std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16, bool tiles) {
   const auto params = lstm_->named_parameters(/*recurse=*/false);
   std::vector<torch::Tensor> tensors;  // forward w_ih, w_hh, b_ih, b_hh, then the backward ones
   for (const char* suffix : {"", "_reverse"}) {
@@ -93,7 +95,8 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16) {
   if (packed_ != nullptr) {
     bool current = true;
     for (size_t i = 0; i < tensors.size() && current; ++i) {
-      current = (!bf16 || !packed_->wt_bf16[0].empty()) &&
+      current = (!bf16 || tiles || !packed_->wt_bf16[0].empty()) &&
+                (!tiles || !packed_->wt_amx[0].empty()) &&
                 packed_->storage[i] == tensors[i].data_ptr() &&
                 packed_->versions[i] == version(tensors[i]);
     }
@@ -113,8 +116,11 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16) {
     lstm_cpu::PackDirection({c[0].data_ptr<float>(), c[1].data_ptr<float>(),
                              c[2].data_ptr<float>(), c[3].data_ptr<float>()},
                             input_dim_, hidden_dim_, packed->wt[d].data(), packed->bias[d].data());
-    if (bf16) {
-      const int64_t width = input_dim_ + hidden_dim_;
+    const int64_t width = input_dim_ + hidden_dim_;
+    if (tiles) {
+      packed->wt_amx[d].resize(static_cast<size_t>(lstm_cpu::PackedAmxSize(width, gates)));
+      lstm_cpu::PackDirectionAmx(packed->wt[d].data(), width, gates, packed->wt_amx[d].data());
+    } else if (bf16) {
       packed->wt_bf16[d].resize(static_cast<size_t>((width + 1) / 2 * 2 * gates));
       lstm_cpu::PackDirectionBf16(packed->wt[d].data(), width, gates, packed->wt_bf16[d].data());
     }
@@ -126,16 +132,19 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16) {
 torch::Tensor BiLstmImpl::InferenceForward(const torch::Tensor& input,
                                           const torch::Tensor& lengths) {
   const bool bf16 = bf16_products_.load();
-  const std::shared_ptr<const PackedWeights> packed = Packed(bf16);
+  const bool tiles = bf16 && amx_products_.load();
+  const std::shared_ptr<const PackedWeights> packed = Packed(bf16, tiles);
   const torch::Tensor x = input.contiguous();
   const torch::Tensor lengths_long = lengths.to(torch::kLong).contiguous();
   torch::Tensor out =
       torch::zeros({input.size(0), input.size(1), 2 * hidden_dim_}, input.options());
   lstm_cpu::BiLstmInference(x.data_ptr<float>(), input_dim_,
                             {packed->wt[0].data(), packed->bias[0].data(),
-                             bf16 ? packed->wt_bf16[0].data() : nullptr},
+                             bf16 && !tiles ? packed->wt_bf16[0].data() : nullptr,
+                             tiles ? packed->wt_amx[0].data() : nullptr},
                             {packed->wt[1].data(), packed->bias[1].data(),
-                             bf16 ? packed->wt_bf16[1].data() : nullptr},
+                             bf16 && !tiles ? packed->wt_bf16[1].data() : nullptr,
+                             tiles ? packed->wt_amx[1].data() : nullptr},
                             lengths_long.data_ptr<int64_t>(), input.size(0), input.size(1),
                             hidden_dim_, out.data_ptr<float>());
   return out;

@@ -40,10 +40,14 @@ class BiLstmImpl : public torch::nn::Module {
 
   // Runs the fused CPU recurrence's step products in bfloat16 (weights and [x_t, h] rounded to
   // bf16, float32 accumulation, gates and cell state in float32) when `on` and the CPU has
-  // AVX512-BF16 (lstm_cpu::Bf16ProductsSupported); the autograd path never does. Returns whether
-  // bf16 products are now used. Call it while no forward runs (at load time).
-  bool SetBf16Products(bool on);
+  // AVX512-BF16 (lstm_cpu::Bf16ProductsSupported); the autograd path never does. The products
+  // run on AMX tiles where the CPU has them (lstm_cpu::AmxProductsSupported) unless `tiles` is
+  // false (benchmarks compare the two). Returns whether bf16 products are now used. Call it while
+  // no forward runs (at load time).
+  bool SetBf16Products(bool on, bool tiles = true);
   bool bf16_products() const { return bf16_products_.load(); }
+  // Whether the bf16 products run on AMX tiles.
+  bool amx_products() const { return bf16_products_.load() && amx_products_.load(); }
 
   int64_t input_dim() const { return input_dim_; }
   int64_t hidden_dim() const { return hidden_dim_; }
@@ -55,10 +59,11 @@ class BiLstmImpl : public torch::nn::Module {
   // `lengths` [B] on the CPU.
   torch::Tensor InferenceForward(const torch::Tensor& input, const torch::Tensor& lengths);
 
-  // The weights in lstm_cpu's layout (with the bf16 copy when `bf16`), repacked when a parameter
-  // changed (storage or version counter: optimizer steps, checkpoint loads, .to()).
+  // The weights in lstm_cpu's layout (with the bf16 copy for vectors when `bf16`, for AMX tiles
+  // when `tiles`), repacked when a parameter changed (storage or version counter: optimizer
+  // steps, checkpoint loads, .to()).
   struct PackedWeights;
-  std::shared_ptr<const PackedWeights> Packed(bool bf16);
+  std::shared_ptr<const PackedWeights> Packed(bool bf16, bool tiles);
 
   int64_t input_dim_;
   int64_t hidden_dim_;
@@ -66,6 +71,7 @@ class BiLstmImpl : public torch::nn::Module {
   std::mutex packed_mutex_;
   std::shared_ptr<const PackedWeights> packed_;  // guarded by packed_mutex_
   std::atomic<bool> bf16_products_{false};
+  std::atomic<bool> amx_products_{false};
 };
 TORCH_MODULE(BiLstm);
 

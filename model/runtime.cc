@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "model/intra_op_threads.h"
+#include "model/lstm_cpu.h"
 
 namespace ner::model {
 namespace {
@@ -189,6 +190,9 @@ RuntimeInfo GetRuntimeInfo() {
   info.malloc = MallocSetting();
   info.cuda_available = torch::cuda::is_available();
   info.cuda_devices = info.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
+  info.bf16_products = lstm_cpu::AmxProductsSupported()    ? "AMX tiles"
+                       : lstm_cpu::Bf16ProductsSupported() ? "AVX512-BF16"
+                                                           : "float32 (no bf16 instructions)";
   return info;
 }
 
@@ -197,7 +201,8 @@ std::string DescribeRuntime(const RuntimeInfo& info) {
                       ", intra-op threads: ", info.intra_op_threads, " of ", info.cores,
                       " cores, inter-op threads: ", info.inter_op_threads, ", malloc: ",
                       info.malloc, ", CUDA: ",
-                      info.cuda_available ? absl::StrCat(info.cuda_devices, " device(s)") : "no");
+                      info.cuda_available ? absl::StrCat(info.cuda_devices, " device(s)") : "no",
+                      ", bf16 BiLSTM products: ", info.bf16_products);
 }
 
 }  // namespace ner::model

@@ -41,6 +41,9 @@ struct RuntimeInfo {
   std::string malloc;  // e.g. "glibc, mmap threshold 32 MiB (main heap: none), trim ..."
   bool cuda_available = false;
   int cuda_devices = 0;
+  // What runs the BiLSTM's step products under bf16 (--dtype / --encoder_dtype bfloat16):
+  // "AMX tiles", "AVX512-BF16" or "float32 (no bf16 instructions)".
+  std::string bf16_products;
 };
 
 // The cores this process may use, at least 1: the online cores, fewer when the CPU affinity

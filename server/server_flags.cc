@@ -22,7 +22,7 @@ ABSL_FLAG(std::string, default_model_name, "default",
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda, cuda:N or auto.");
 ABSL_FLAG(std::string, encoder_dtype, "float32",
           "Encoder dtype: float32, bfloat16, float16. bfloat16 also runs the BiLSTM's products "
-          "in bf16 on CPUs with AVX512-BF16.");
+          "in bf16 on CPUs with AVX512-BF16, on AMX tiles where the CPU has AMX.");
 ABSL_FLAG(std::optional<int>, intra_op_threads, std::nullopt,
           "LibTorch intra-op threads; unset = cores / --batcher_workers (at least 1).");
 // Batching.

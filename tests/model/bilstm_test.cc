@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -192,45 +193,63 @@ torch::Tensor Bf16Reference(const torch::Tensor& x, const torch::Tensor& w_ih,
   return out;
 }
 
+// The bf16 products on both kernels: AVX512-BF16 vectors and AMX tiles (where the CPU has them).
+// Shapes: H 33 (4H = 132: column tails after 64- and 32-column blocks), H 20 (4H = 80: a lone
+// 16-column tile), D 100 / H 128 (the default model's); D 6 + H 33 = 39 inputs (an odd width:
+// a padded last pair; 20 pairs: a partial 16-pair tile). 20 sequences: two 16-row tiles.
 TEST(BiLstmTest, Bf16ProductsMatchARoundedReference) {
-  for (const auto& [input_dim, hidden] : std::vector<std::pair<int64_t, int64_t>>{{6, 33},
-                                                                                {100, 128}}) {
-    torch::manual_seed(hidden);
-    BiLstm lstm(input_dim, hidden);
-    if (!lstm->SetBf16Products(true)) {
-      GTEST_SKIP() << "this CPU has no AVX512-BF16: the bf16 products are not used";
+  if (!lstm_cpu::Bf16ProductsSupported()) {
+    GTEST_SKIP() << "this CPU has no AVX512-BF16: the bf16 products are not used";
+  }
+  const std::vector<int64_t> lengths = {3, 9, 1, 6, 9, 2, 7, 8, 5, 4,
+                                        9, 1, 3, 6, 2, 8, 9, 7, 5, 4};
+  const int64_t batch = static_cast<int64_t>(lengths.size());
+  const torch::Tensor mask = PrefixMask(lengths, 9);
+  for (const bool tiles : {false, true}) {
+    if (tiles && !lstm_cpu::AmxProductsSupported()) {
+      std::cout << "no AMX-BF16 here: the tile kernel is not tested\n";
+      continue;
     }
-    const std::vector<int64_t> lengths = {3, 9, 1, 6, 9, 2};
-    const torch::Tensor mask = PrefixMask(lengths, 9);
-    const torch::Tensor input = torch::randn({6, 9, input_dim});
-    torch::NoGradGuard no_grad;
-    const torch::Tensor out = lstm(input, mask);
-    auto params = lstm->named_parameters();
-    auto p = [&](const std::string& name) { return params["lstm." + name]; };
-    double max_diff = 0;
-    for (int64_t b = 0; b < 6; ++b) {
-      const torch::Tensor x = input[b].slice(0, 0, lengths[b]);
-      const torch::Tensor fwd = Bf16Reference(x, p("weight_ih_l0"), p("weight_hh_l0"),
-                                              p("bias_ih_l0"), p("bias_hh_l0"), false);
-      const torch::Tensor bwd =
-          Bf16Reference(x, p("weight_ih_l0_reverse"), p("weight_hh_l0_reverse"),
-                        p("bias_ih_l0_reverse"), p("bias_hh_l0_reverse"), true);
-      const torch::Tensor got = out[b].slice(0, 0, lengths[b]);
-      max_diff = std::max(max_diff, (got - torch::cat({fwd, bwd}, 1)).abs().max().item<double>());
-      EXPECT_EQ(out[b].slice(0, lengths[b]).abs().sum().item<double>(), 0.0) << "padding";
+    for (const auto& [input_dim, hidden] :
+         std::vector<std::pair<int64_t, int64_t>>{{6, 33}, {6, 20}, {100, 128}}) {
+      SCOPED_TRACE(testing::Message() << "tiles " << tiles << " D " << input_dim << " H "
+                                      << hidden);
+      torch::manual_seed(hidden);
+      BiLstm lstm(input_dim, hidden);
+      ASSERT_TRUE(lstm->SetBf16Products(true, tiles));
+      EXPECT_EQ(lstm->amx_products(), tiles);
+      const torch::Tensor input = torch::randn({batch, 9, input_dim});
+      torch::NoGradGuard no_grad;
+      const torch::Tensor out = lstm(input, mask);
+      auto params = lstm->named_parameters();
+      auto p = [&](const std::string& name) { return params["lstm." + name]; };
+      double max_diff = 0;
+      for (int64_t b = 0; b < batch; ++b) {
+        const torch::Tensor x = input[b].slice(0, 0, lengths[b]);
+        const torch::Tensor fwd = Bf16Reference(x, p("weight_ih_l0"), p("weight_hh_l0"),
+                                                p("bias_ih_l0"), p("bias_hh_l0"), false);
+        const torch::Tensor bwd =
+            Bf16Reference(x, p("weight_ih_l0_reverse"), p("weight_hh_l0_reverse"),
+                          p("bias_ih_l0_reverse"), p("bias_hh_l0_reverse"), true);
+        const torch::Tensor got = out[b].slice(0, 0, lengths[b]);
+        max_diff =
+            std::max(max_diff, (got - torch::cat({fwd, bwd}, 1)).abs().max().item<double>());
+        EXPECT_EQ(out[b].slice(0, lengths[b]).abs().sum().item<double>(), 0.0) << "padding";
+      }
+      // float32 sums against double; a rare flip of an h rounding costs ~1e-4.
+      EXPECT_LT(max_diff, 1e-3);
+      // Really bf16: off the float32 path by bf16 rounding, not by more.
+      lstm->SetBf16Products(false);
+      const double off = (lstm(input, mask) - out).abs().max().item<double>();
+      EXPECT_GT(off, 1e-5);
+      EXPECT_LT(off, 5e-2);
+      // A sequence gets the same bits alone as in a batch (the 18th: in the second row tile).
+      lstm->SetBf16Products(true, tiles);
+      for (const int64_t b : {int64_t{1}, int64_t{17}}) {
+        const torch::Tensor alone = lstm(input.slice(0, b, b + 1), PrefixMask({lengths[b]}, 9));
+        EXPECT_TRUE(torch::equal(alone[0], out[b])) << "sequence " << b;
+      }
     }
-    // float32 sums against double; a rare flip of an h rounding costs ~1e-4.
-    EXPECT_LT(max_diff, 1e-3) << "D " << input_dim << " H " << hidden;
-    // Really bf16: off the float32 path by bf16 rounding, not by more.
-    lstm->SetBf16Products(false);
-    const double off = (lstm(input, mask) - out).abs().max().item<double>();
-    EXPECT_GT(off, 1e-5);
-    EXPECT_LT(off, 5e-2);
-    // A sequence gets the same bits alone as in a batch.
-    lstm->SetBf16Products(true);
-    const torch::Tensor alone =
-        lstm(input.slice(0, 1, 2), torch::ones({1, 9}, torch::kBool));
-    EXPECT_TRUE(torch::equal(alone[0], out[1]));
   }
 }
 

@@ -41,6 +41,8 @@ TEST(RuntimeTest, SetsIntraOpThreadsAndDescribesTheRuntime) {
   EXPECT_GE(OnlineCores(), 1);
   EXPECT_THAT(DescribeRuntime(info), HasSubstr("intra-op threads: 1 of "));
   EXPECT_THAT(DescribeRuntime(info), HasSubstr("malloc: "));
+  EXPECT_THAT(DescribeRuntime(info), HasSubstr("bf16 BiLSTM products: "));
+  EXPECT_FALSE(info.bf16_products.empty());
 }
 
 // A parallel operation (at::parallel_for over 1M elements), then the thread's team size.
