@@ -7,7 +7,8 @@
 // update) with a dispatch overhead each: at batch 1 and H = 128 the overhead is ~80% of the
 // time. Here one step is one small matrix product for both the input and the recurrent part of
 // the gates and one fused loop for the activations and the state, vectorised (AVX-512 or AVX2,
-// chosen at load time; scalar on older x86).
+// chosen at load time; scalar on older x86). On request (PackedDirection) the products run in
+// bfloat16, on AVX512-BF16 vectors or on AMX tiles.
 //
 // Layouts (row-major, contiguous), PyTorch's nn.LSTM names and gate order (i, f, g, o):
 //   input     [B, T, D]
