@@ -137,7 +137,7 @@ torch::Tensor BiLstmImpl::InferenceForward(const torch::Tensor& input,
   const torch::Tensor x = input.contiguous();
   const torch::Tensor lengths_long = lengths.to(torch::kLong).contiguous();
   torch::Tensor out =
-      torch::zeros({input.size(0), input.size(1), 2 * hidden_dim_}, input.options());
+      torch::empty({input.size(0), input.size(1), 2 * hidden_dim_}, input.options());
   lstm_cpu::BiLstmInference(x.data_ptr<float>(), input_dim_,
                             {packed->wt[0].data(), packed->bias[0].data(),
                              bf16 && !tiles ? packed->wt_bf16[0].data() : nullptr,

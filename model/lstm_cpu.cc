@@ -19,6 +19,10 @@
 #else
 #define NER_LSTM_CPU_CLONES
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NER_LSTM_CPU_AVX512 1
+#include <immintrin.h>
+#endif
 
 namespace ner::model::lstm_cpu {
 namespace {
@@ -87,6 +91,104 @@ NER_LSTM_CPU_CLONES void SigmoidLoop(const float* in, int64_t n, float* out) {
 NER_LSTM_CPU_CLONES void TanhLoop(const float* in, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = TanhOf(in[i]);
 }
+
+#ifdef NER_LSTM_CPU_AVX512
+// The gate loop written for AVX-512 by hand: the same e^x (the same reduction, polynomial and
+// clamp; 2^n by vscalefps), and each of the five divisions per unit replaced by vrcp14ps and one
+// Newton step (relative error ~2^-28 before rounding; a 16-lane vdivps blocks the divider for
+// ~10 cycles). Measured side by side against the compiled loop above, the BiLSTM alone (D 200,
+// H 128, one thread) ran 13% / 17% faster at batch 16 / 64 with AMX products and 17% faster in
+// float32 at batch 64. At the clamped ends: d <= 1 + e^87 for the sigmoid keeps 1/d a normal
+// float, and where the tanh's 1/d underflows (d ~ e^88) the result is 1 - 0 = 1 either way.
+#define NER_AVX512_TARGET __attribute__((target("avx512f")))
+
+NER_AVX512_TARGET inline __m512 Exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// 1 / d for finite d >= 1.
+NER_AVX512_TARGET inline __m512 Reciprocal16(__m512 d) {
+  const __m512 y = _mm512_rcp14_ps(d);
+  return _mm512_fmadd_ps(y, _mm512_fnmadd_ps(d, y, _mm512_set1_ps(1.0f)), y);
+}
+
+NER_AVX512_TARGET inline __m512 Sigmoid16(__m512 x) {
+  return Reciprocal16(_mm512_add_ps(Exp16(_mm512_sub_ps(_mm512_setzero_ps(), x)),
+                                    _mm512_set1_ps(1.0f)));
+}
+
+NER_AVX512_TARGET inline __m512 Tanh16(__m512 x) {
+  const __m512 d = _mm512_add_ps(Exp16(_mm512_add_ps(x, x)), _mm512_set1_ps(1.0f));
+  return _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), Reciprocal16(d), _mm512_set1_ps(1.0f));
+}
+
+NER_AVX512_TARGET inline __mmask16 TailMask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+NER_AVX512_TARGET void StepRowAvx512(int64_t hidden, const float* rec, const float* bias,
+                                     float* c, float* h, float* out) {
+  for (int64_t j = 0; j < hidden; j += 16) {
+    const __mmask16 m = TailMask(hidden - j);
+    const __m512 i_pre = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + j),
+                                       _mm512_maskz_loadu_ps(m, bias + j));
+    const __m512 f_pre = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + hidden + j),
+                                       _mm512_maskz_loadu_ps(m, bias + hidden + j));
+    const __m512 g_pre = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + 2 * hidden + j),
+                                       _mm512_maskz_loadu_ps(m, bias + 2 * hidden + j));
+    const __m512 o_pre = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + 3 * hidden + j),
+                                       _mm512_maskz_loadu_ps(m, bias + 3 * hidden + j));
+    const __m512 cell = _mm512_fmadd_ps(Sigmoid16(f_pre), _mm512_maskz_loadu_ps(m, c + j),
+                                        _mm512_mul_ps(Sigmoid16(i_pre), Tanh16(g_pre)));
+    _mm512_mask_storeu_ps(c + j, m, cell);
+    const __m512 state = _mm512_mul_ps(Sigmoid16(o_pre), Tanh16(cell));
+    _mm512_mask_storeu_ps(h + j, m, state);
+    _mm512_mask_storeu_ps(out + j, m, state);
+  }
+}
+
+NER_AVX512_TARGET void SigmoidAvx512(const float* in, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask(n - i);
+    _mm512_mask_storeu_ps(out + i, m, Sigmoid16(_mm512_maskz_loadu_ps(m, in + i)));
+  }
+}
+
+NER_AVX512_TARGET void TanhAvx512(const float* in, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = TailMask(n - i);
+    _mm512_mask_storeu_ps(out + i, m, Tanh16(_mm512_maskz_loadu_ps(m, in + i)));
+  }
+}
+
+bool Avx512Gates() {
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  return supported;
+}
+#else
+bool Avx512Gates() { return false; }
+void StepRowAvx512(int64_t hidden, const float* rec, const float* bias, float* c, float* h,
+                   float* out) {
+  StepRow(hidden, rec, bias, c, h, out);
+}
+void SigmoidAvx512(const float* in, int64_t n, float* out) { SigmoidLoop(in, n, out); }
+void TanhAvx512(const float* in, int64_t n, float* out) { TanhLoop(in, n, out); }
+#endif  // NER_LSTM_CPU_AVX512
+
+using StepRowFn = void (*)(int64_t, const float*, const float*, float*, float*, float*);
 
 // GCC vector extensions: 16 floats, lowered to one AVX-512 register, two AVX2 ones or four SSE
 // ones by the clone being compiled. aligned(4): loads and stores need not be 64-byte aligned.
@@ -178,6 +280,7 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
   AlignedVector<float> rec(static_cast<size_t>(rows * gates));
   AlignedVector<uint32_t> xh_bf16(bf16_products ? static_cast<size_t>(rows * pairs) : 0, 0u);
   const bf16::TileScope tile_scope(tiles);
+  const StepRowFn step_row = Avx512Gates() ? StepRowAvx512 : StepRow;
   const int64_t out_offset = backward ? hidden : 0;
   int64_t active = batch;
   const int64_t longest = lengths[order[0]];
@@ -204,7 +307,7 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
     for (int64_t r = 0; r < active; ++r) {
       const int64_t b = order[r];
       const int64_t t = backward ? lengths[b] - 1 - s : s;
-      StepRow(hidden, rec.data() + r * gates, weights.bias, c.data() + r * hidden,
+      step_row(hidden, rec.data() + r * gates, weights.bias, c.data() + r * hidden,
               xh.data() + r * width + input_dim, out + (b * steps + t) * 2 * hidden + out_offset);
     }
   }
@@ -237,6 +340,13 @@ void BiLstmInference(const float* input, int64_t input_dim, const PackedDirectio
   TORCH_CHECK(reinterpret_cast<uintptr_t>(forward.wt_amx) % 64 == 0 &&
                   reinterpret_cast<uintptr_t>(backward.wt_amx) % 64 == 0,
               "lstm_cpu: AMX weight tiles must be 64-byte aligned");
+  // Padding positions are zero (written here, so that callers need not clear the whole output).
+  for (int64_t b = 0; b < batch; ++b) {
+    TORCH_CHECK(lengths[b] >= 1 && lengths[b] <= steps, "lstm_cpu: length ", lengths[b],
+                " outside [1, ", steps, "]");
+    std::memset(out + (b * steps + lengths[b]) * 2 * hidden, 0,
+                sizeof(float) * static_cast<size_t>((steps - lengths[b]) * 2 * hidden));
+  }
   std::vector<int64_t> order(static_cast<size_t>(batch));
   std::iota(order.begin(), order.end(), int64_t{0});
   std::stable_sort(order.begin(), order.end(),
@@ -251,7 +361,11 @@ void BiLstmInference(const float* input, int64_t input_dim, const PackedDirectio
   });
 }
 
-void Sigmoid(const float* in, int64_t n, float* out) { SigmoidLoop(in, n, out); }
-void Tanh(const float* in, int64_t n, float* out) { TanhLoop(in, n, out); }
+void Sigmoid(const float* in, int64_t n, float* out) {
+  Avx512Gates() ? SigmoidAvx512(in, n, out) : SigmoidLoop(in, n, out);
+}
+void Tanh(const float* in, int64_t n, float* out) {
+  Avx512Gates() ? TanhAvx512(in, n, out) : TanhLoop(in, n, out);
+}
 
 }  // namespace ner::model::lstm_cpu

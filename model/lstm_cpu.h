@@ -16,8 +16,8 @@
 //             weight_hh_l0, bias_ih_l0, bias_hh_l0 (the `_reverse` ones for the backward one),
 //             packed by PackDirection;
 //   lengths   [B]         1 <= lengths[b] <= T;
-//   out       [B, T, 2H]  the forward state in [0, H), the backward one in [H, 2H); written at
-//                         t < lengths[b] only.
+//   out       [B, T, 2H]  the forward state in [0, H), the backward one in [H, 2H); zero at
+//                         t >= lengths[b] (every value is written: `out` may come uninitialised).
 // Each sequence runs over its own length (the backward direction starts at its last character),
 // so the result equals LibTorch's packed LSTM up to float rounding (activations to ~1e-7).
 // Thread-safe; runs the two directions on two intra-op threads when there are two.
