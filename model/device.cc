@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "model/lstm_cpu.h"
 
 namespace ner::model {
 
@@ -31,12 +32,16 @@ absl::StatusOr<torch::Device> ParseDevice(absl::string_view spec) {
       absl::StrCat("unknown device '", spec, "' (expected auto, cpu, cuda or cuda:N)"));
 }
 
-absl::StatusOr<torch::Dtype> ParseDtype(absl::string_view spec) {
+absl::StatusOr<torch::Dtype> ParseDtype(absl::string_view spec, const torch::Device& device) {
+  if (spec == "auto") {
+    return device.is_cpu() && lstm_cpu::AmxProductsSupported() ? torch::kBFloat16
+                                                               : torch::kFloat32;
+  }
   if (spec == "float32" || spec == "fp32") return torch::kFloat32;
   if (spec == "bfloat16" || spec == "bf16") return torch::kBFloat16;
   if (spec == "float16" || spec == "fp16") return torch::kFloat16;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown dtype '", spec, "' (expected float32, bfloat16 or float16)"));
+      absl::StrCat("unknown dtype '", spec, "' (expected float32, bfloat16, float16 or auto)"));
 }
 
 }  // namespace ner::model

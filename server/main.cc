@@ -3,6 +3,8 @@
 // `ner-server probe --address HOST:PORT` checks grpc.health.v1 and exits 0 when SERVING (for a
 // Docker HEALTHCHECK).
 
+#include <c10/core/ScalarType.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -65,6 +67,9 @@ int Serve() {
 
   absl::StatusOr<ner::server::ModelRegistryOptions> registry_options = config->RegistryOptions();
   if (!registry_options.ok()) return Fail(registry_options.status());
+  ner::LogInfo(absl::StrCat("models run on ", registry_options->load.device.str(), " in ",
+                            c10::toString(registry_options->load.encoder_dtype),
+                            " (--encoder_dtype=", config->encoder_dtype, ")"));
   absl::StatusOr<std::unique_ptr<ner::server::ModelRegistry>> registry =
       ner::server::ModelRegistry::Create(*registry_options, &metrics);
   if (!registry.ok()) return Fail(registry.status());

@@ -69,7 +69,7 @@ absl::StatusOr<model::LoadOptions> ServerConfig::ModelLoadOptions() const {
     return absl::Status(parsed_device.status().code(),
                         absl::StrCat("device: ", parsed_device.status().message()));
   }
-  absl::StatusOr<torch::Dtype> dtype = model::ParseDtype(encoder_dtype);
+  absl::StatusOr<torch::Dtype> dtype = model::ParseDtype(encoder_dtype, *parsed_device);
   if (!dtype.ok()) {
     return absl::Status(dtype.status().code(),
                         absl::StrCat("encoder_dtype: ", dtype.status().message()));

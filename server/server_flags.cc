@@ -21,8 +21,9 @@ ABSL_FLAG(std::string, default_model_name, "default",
           "Name of the model used when a request names none.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda, cuda:N or auto.");
 ABSL_FLAG(std::string, encoder_dtype, "float32",
-          "Encoder dtype: float32, bfloat16, float16. bfloat16 also runs the BiLSTM's products "
-          "in bf16 on CPUs with AVX512-BF16, on AMX tiles where the CPU has AMX.");
+          "Encoder dtype: float32, bfloat16, float16, or auto (bfloat16 on a CPU with AMX-BF16, "
+          "float32 elsewhere; the container image's default). bfloat16 also runs the BiLSTM's "
+          "products in bf16 on CPUs with AVX512-BF16, on AMX tiles where the CPU has AMX.");
 ABSL_FLAG(std::optional<int>, intra_op_threads, std::nullopt,
           "LibTorch intra-op threads; unset = cores / --batcher_workers (at least 1).");
 // Batching.

@@ -39,7 +39,7 @@ absl::StatusOr<std::unique_ptr<model::Recognizer>> RecognizerFromFlags() {
   absl::StatusOr<torch::Device> device = model::ParseDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();
   options.device = *device;
-  absl::StatusOr<torch::Dtype> dtype = model::ParseDtype(absl::GetFlag(FLAGS_dtype));
+  absl::StatusOr<torch::Dtype> dtype = model::ParseDtype(absl::GetFlag(FLAGS_dtype), *device);
   if (!dtype.ok()) return dtype.status();
   options.encoder_dtype = *dtype;
   absl::StatusOr<model::Checkpoint> checkpoint = model::LoadCheckpoint(dir, options);

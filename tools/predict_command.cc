@@ -24,8 +24,9 @@ ABSL_FLAG(std::string, input, "",
 ABSL_FLAG(std::string, output, "-", "Where to write the JSONL results; - = stdout.");
 ABSL_FLAG(std::string, device, "auto", "Device: auto, cpu, cuda, cuda:N.");
 ABSL_FLAG(std::string, dtype, "float32",
-          "Encoder dtype: float32, bfloat16 (bf16), float16. bfloat16 also runs the BiLSTM's "
-          "products in bf16 on CPUs with AVX512-BF16 (on AMX tiles where the CPU has AMX).");
+          "Encoder dtype: float32, bfloat16 (bf16), float16, or auto (bfloat16 on a CPU with "
+          "AMX-BF16, float32 elsewhere). bfloat16 also runs the BiLSTM's products in bf16 on "
+          "CPUs with AVX512-BF16 (on AMX tiles where the CPU has AMX).");
 
 namespace ner::tools {
 namespace {

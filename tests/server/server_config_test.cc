@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "model/lstm_cpu.h"
+
 namespace ner::server {
 namespace {
 
@@ -22,6 +24,18 @@ TEST(ServerConfigTest, DefaultsAreValid) {
   ServerConfig bounded;
   bounded.max_forward_tokens = 1024;
   EXPECT_EQ(bounded.RegistryOptions()->max_forward_tokens, 1024);
+}
+
+// auto: bfloat16 exactly where the BiLSTM's bf16 products run on AMX tiles, float32 elsewhere.
+TEST(ServerConfigTest, AutoEncoderDtypeFollowsTheCpu) {
+  ServerConfig config;
+  config.encoder_dtype = "auto";
+  absl::StatusOr<ModelRegistryOptions> registry = config.RegistryOptions();
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  EXPECT_EQ(registry->load.encoder_dtype,
+            model::lstm_cpu::AmxProductsSupported() ? torch::kBFloat16 : torch::kFloat32);
+  config.encoder_dtype = "bf16";
+  EXPECT_EQ(config.RegistryOptions()->load.encoder_dtype, torch::kBFloat16);
 }
 
 TEST(ServerConfigTest, RejectsEachBadField) {
