@@ -344,8 +344,10 @@ void BiLstmInference(const float* input, int64_t input_dim, const PackedDirectio
   for (int64_t b = 0; b < batch; ++b) {
     TORCH_CHECK(lengths[b] >= 1 && lengths[b] <= steps, "lstm_cpu: length ", lengths[b],
                 " outside [1, ", steps, "]");
-    std::memset(out + (b * steps + lengths[b]) * 2 * hidden, 0,
-                sizeof(float) * static_cast<size_t>((steps - lengths[b]) * 2 * hidden));
+    if (lengths[b] < steps) {
+      std::memset(out + (b * steps + lengths[b]) * 2 * hidden, 0,
+                  sizeof(float) * static_cast<size_t>((steps - lengths[b]) * 2 * hidden));
+    }
   }
   std::vector<int64_t> order(static_cast<size_t>(batch));
   std::iota(order.begin(), order.end(), int64_t{0});
