@@ -27,28 +27,29 @@
 namespace ner::model::lstm_cpu {
 namespace {
 
-// e^x in float, written so that loops over it vectorise: x = n·ln2 + r with |r| <= ln2/2, e^r by
-// its Taylor polynomial to degree 7 (truncation < 1e-8 relative), 2^n from the exponent bits.
-// Clamped to [-87, 88], where 2^n stays a normal float: e^-87 ~ 1.6e-38 and e^88 ~ 1.7e38, both
-// far enough that the sigmoid and tanh below are exactly saturated in float.
+// e^x in float: x = n·ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial to degree 7
+// (truncation < 1e-8 relative), times 2^n. The input is clamped to [kExpMin, kExpMax], where 2^n
+// stays a normal float: e^-87 ~ 1.6e-38 and e^88 ~ 1.7e38, both far enough that the sigmoid and
+// tanh below are exactly saturated in float. Exp below and Exp16 (AVX-512) share these constants.
+constexpr float kExpMin = -87.0f;
+constexpr float kExpMax = 88.0f;
+constexpr float kLog2e = 1.44269504088896341f;
+// ln 2 split into a part exact in float and the rest, so that n * kLn2High is exact.
+constexpr float kLn2High = 0.693145751953125f;
+constexpr float kLn2Low = 1.428606765330187045e-06f;
+// The Taylor coefficients 1/7! .. 1/0!, in Horner order.
+constexpr float kExpTaylor[8] = {1.0f / 5040.0f, 1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f,
+                                 1.0f / 6.0f,    0.5f,          1.0f,          1.0f};
+
+// Written so that loops over it vectorise; 2^n from the exponent bits.
 inline float Exp(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  constexpr float kLog2e = 1.44269504088896341f;
+  x = x < kExpMin ? kExpMin : x;
+  x = x > kExpMax ? kExpMax : x;
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float n = (x * kLog2e + kRound) - kRound;
-  // ln 2 split into a part exact in float and the rest, so that n * kLn2High is exact.
-  constexpr float kLn2High = 0.693145751953125f;
-  constexpr float kLn2Low = 1.428606765330187045e-06f;
   const float r = (x - n * kLn2High) - n * kLn2Low;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  float p = kExpTaylor[0];
+  for (int i = 1; i < 8; ++i) p = p * r + kExpTaylor[i];
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
@@ -103,19 +104,13 @@ NER_LSTM_CPU_CLONES void TanhLoop(const float* in, int64_t n, float* out) {
 #define NER_AVX512_TARGET __attribute__((target("avx512f")))
 
 NER_AVX512_TARGET inline __m512 Exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(kExpMin)), _mm512_set1_ps(kExpMax));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2High), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Low), r);
+  __m512 p = _mm512_set1_ps(kExpTaylor[0]);
+  for (int i = 1; i < 8; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpTaylor[i]));
   return _mm512_scalef_ps(p, n);
 }
 

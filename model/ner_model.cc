@@ -40,6 +40,11 @@ NerModelImpl::NerModelImpl(const ModelConfig& config, int64_t cls_id, int64_t se
 
 namespace {
 
+// What the inference loops below (and lstm_cpu's) take: a defined float32 tensor on the CPU.
+inline bool CpuFloat(const torch::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat;
+}
+
 // Touches every cache line of `bytes` bytes at `p`.
 inline void PrefetchRow(const float* p, int64_t bytes) {
   const char* c = reinterpret_cast<const char*>(p);
@@ -132,9 +137,7 @@ torch::Tensor NerModelImpl::Emissions(const TokenBatch& batch) {
           BigramBuckets(ids, mask, config_.vocab_size, config_.bigram_buckets);
       const torch::Tensor& chars = char_embeddings_->weight;
       const torch::Tensor& bigrams = bigram_embeddings_->weight;
-      if (!torch::GradMode::is_enabled() && chars.device().is_cpu() &&
-          chars.scalar_type() == torch::kFloat && bigrams.device().is_cpu() &&
-          bigrams.scalar_type() == torch::kFloat) {
+      if (!torch::GradMode::is_enabled() && CpuFloat(chars) && CpuFloat(bigrams)) {
         features = GatherCharsAndBigrams(chars, bigrams, ids, left, right);
       } else {
         features = torch::cat({char_embeddings_->forward(ids), bigram_embeddings_->forward(left),
@@ -150,10 +153,8 @@ torch::Tensor NerModelImpl::Emissions(const TokenBatch& batch) {
   features = dropout_->forward(features);
   const torch::Tensor& weight = emissions_->weight;
   const torch::Tensor& bias = emissions_->bias;
-  if (!torch::GradMode::is_enabled() && features.device().is_cpu() &&
-      features.scalar_type() == torch::kFloat && weight.device().is_cpu() &&
-      weight.scalar_type() == torch::kFloat && bias.defined() &&
-      bias.scalar_type() == torch::kFloat) {
+  if (!torch::GradMode::is_enabled() && CpuFloat(features) && CpuFloat(weight) &&
+      CpuFloat(bias)) {
     const torch::Tensor x = features.contiguous();
     const torch::Tensor w = weight.contiguous(), b = bias.contiguous();
     torch::Tensor out = torch::empty({x.size(0), x.size(1), w.size(0)}, x.options());
