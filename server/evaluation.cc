@@ -29,7 +29,10 @@ class EvaluationRun : public std::enable_shared_from_this<EvaluationRun> {
         context_(context),
         response_(response),
         reactor_(reactor),
-        scope_(service.metrics, RpcMethod::kEvaluate) {}
+        scope_(service.metrics, service.gate, RpcMethod::kEvaluate) {}
+
+  // OK, or why the call is refused (the server drains).
+  const absl::Status& admission() const { return scope_.admission(); }
 
   // Ends the call with `status` before any document was submitted.
   void Fail(const absl::Status& status) { reactor_->Finish(scope_.End(status)); }
@@ -172,6 +175,7 @@ void StartEvaluation(const ServiceContext& service, grpc::CallbackServerContext*
                      const v1::EvaluateRequest* request, v1::EvaluateResponse* response,
                      grpc::ServerUnaryReactor* reactor) {
   auto run = std::make_shared<EvaluationRun>(service, context, response, reactor);
+  if (!run->admission().ok()) return run->Fail(run->admission());
   absl::StatusOr<std::shared_ptr<const ServedModel>> model =
       service.registry->Get(request->model());
   if (!model.ok()) return run->Fail(model.status());

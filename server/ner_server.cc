@@ -1,8 +1,8 @@
 #include "server/ner_server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
@@ -37,8 +37,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
     absl::StatusOr<std::string> ca = ReadPem(config.tls_client_ca_file, "tls_client_ca_file");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }
@@ -65,6 +64,7 @@ absl::StatusOr<std::unique_ptr<NerServer>> NerServer::Start(const ServerConfig& 
   context.queue = server->queue_.get();
   context.blocking = server->blocking_.get();
   context.metrics = metrics;
+  context.gate = &server->gate_;
   context.limits = config.limits;
   context.max_stream_inflight_documents = config.max_stream_inflight_documents;
   context.data_root = config.data_root;
@@ -94,9 +94,8 @@ absl::StatusOr<std::unique_ptr<NerServer>> NerServer::Start(const ServerConfig& 
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
                              static_cast<int>(absl::ToInt64Milliseconds(config.keepalive_time)));
-  builder.AddChannelArgument(
-      GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(config.keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(config.keepalive_timeout)));
   // Clients may ping idle connections (e.g. long-lived streams between documents), but not
   // more often than every 10 seconds.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -141,10 +140,24 @@ void NerServer::Shutdown(absl::Duration grace) {
     // Training jobs stop at their next step; their last checkpoints stay as they are, and
     // their Train streams end with the CANCELLED event.
     if (jobs_ != nullptr) jobs_->Shutdown();
-    LogInfo(absl::StrCat("draining: in-flight calls have ", absl::FormatDuration(grace)));
-    // Stops accepting calls and waits for those in progress; at the deadline the rest are
-    // cancelled (their queued pieces are then dropped) and it waits for them to finish.
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    // New calls are refused from here on, with UNAVAILABLE, while the admitted ones finish. Only
+    // then does gRPC shut down: a call that reaches gRPC's shutdown is ended CANCELLED, which
+    // clients do not retry (call_gate.h).
+    const absl::Time deadline = absl::Now() + grace;
+    gate_.Close();
+    LogInfo(absl::StrCat("draining: new calls are refused; ", gate_.in_progress(),
+                         " calls in progress have ", absl::FormatDuration(grace)));
+    if (!gate_.AwaitIdle(deadline)) {
+      LogInfo(absl::StrCat("the grace is over; ending ", gate_.in_progress(),
+                           " calls still in progress"));
+      // What still waits in the queue (a batching delay longer than the grace) is dropped now,
+      // its calls ending UNAVAILABLE, which clients retry; without this, gRPC's cancellation
+      // below would wait for the pieces' batch to form.
+      if (queue_ != nullptr) queue_->Shutdown(/*drain=*/false);
+    }
+    // Stops listening and waits for the calls gRPC still has (a health watch, a stream, a call
+    // between gRPC and the gate); past the deadline they are cancelled at once.
+    server_->Shutdown(absl::ToChronoTime(deadline));
     server_->Wait();
   }
   // No call is left; drain whatever evaluation work remains and stop the workers.

@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/blocking_pool.h"
+#include "server/call_gate.h"
 #include "server/inference_queue.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
@@ -21,7 +22,8 @@ namespace ner::server {
 // The running gRPC server: ner.v1.NerService and grpc.health.v1.Health on one port, over an
 // inference queue. Health ("" and "ner.v1.NerService") is SERVING while a default model is
 // loaded and the server is not draining; the "liveness" service is SERVING from the start until
-// draining (for liveness probes, which must not fail just because no model is loaded yet). Used by main and, in-process, by the integration tests. Thread-safe.
+// draining (for liveness probes, which must not fail just because no model is loaded yet). Used by
+// main and, in-process, by the integration tests. Thread-safe.
 class NerServer {
  public:
   // Starts serving on config.listen_address (port 0 picks one). `registry` and `metrics` (not
@@ -39,9 +41,10 @@ class NerServer {
   // The port gRPC listens on.
   int port() const { return port_; }
 
-  // Drains: health turns NOT_SERVING, new calls are refused, calls in progress get `grace` to
-  // finish (then they are cancelled), queued work still completes; returns when every call has
-  // been finished. Idempotent; later calls return at once.
+  // Drains: health turns NOT_SERVING, training jobs stop, new calls are refused with UNAVAILABLE
+  // (clients retry them elsewhere) while the calls in progress get `grace` to finish; then gRPC
+  // shuts down, cancelling whatever is left at the deadline. Returns when every call has been
+  // finished. Idempotent; later calls return at once.
   void Shutdown(absl::Duration grace);
 
   // Sets the health status from the registry (SERVING iff a default model is loaded), unless
@@ -53,6 +56,7 @@ class NerServer {
 
   ModelRegistry* const registry_;
   int port_ = 0;
+  CallGate gate_;
   std::unique_ptr<BlockingPool> blocking_;
   std::unique_ptr<InferenceQueue> queue_;
   std::unique_ptr<TrainJobManager> jobs_;

@@ -64,11 +64,12 @@ grpc::ServerUnaryReactor* NerService::Recognize(grpc::CallbackServerContext* con
                                                 const grpc::ByteBuffer* request_bytes,
                                                 grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto scope = std::make_shared<RpcScope>(context_.metrics, RpcMethod::kRecognize);
+  auto scope = std::make_shared<RpcScope>(context_.metrics, context_.gate, RpcMethod::kRecognize);
   auto fail = [&](const absl::Status& status) {
     reactor->Finish(scope->End(status));
     return reactor;
   };
+  if (!scope->admission().ok()) return fail(scope->admission());
 
   // Everything is validated, and every document prepared, before anything is queued.
   auto request = std::make_shared<v1::RecognizeRequest>();
@@ -129,8 +130,8 @@ grpc::ServerUnaryReactor* NerService::Evaluate(grpc::CallbackServerContext* cont
                                                v1::EvaluateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::Status s = Authorize(*context); !s.ok()) {
-    RpcScope scope(context_.metrics, RpcMethod::kEvaluate);
-    reactor->Finish(scope.End(s));
+    RpcScope scope(context_.metrics, context_.gate, RpcMethod::kEvaluate);
+    reactor->Finish(scope.End(scope.admission().ok() ? s : scope.admission()));
     return reactor;
   }
   StartEvaluation(context_, context, request, response, reactor);
@@ -140,24 +141,30 @@ grpc::ServerUnaryReactor* NerService::Evaluate(grpc::CallbackServerContext* cont
 grpc::ServerUnaryReactor* NerService::ListModels(grpc::CallbackServerContext* context,
                                                  const v1::ListModelsRequest* /*request*/,
                                                  v1::ListModelsResponse* response) {
-  RpcScope scope(context_.metrics, RpcMethod::kListModels);
-  for (const std::shared_ptr<const ServedModel>& model : context_.registry->List()) {
-    *response->add_models() = ToModelInfo(*model);
-  }
-  response->set_default_model(context_.registry->default_model_name());
+  RpcScope scope(context_.metrics, context_.gate, RpcMethod::kListModels);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(scope.End(absl::OkStatus()));
+  if (scope.admission().ok()) {
+    for (const std::shared_ptr<const ServedModel>& model : context_.registry->List()) {
+      *response->add_models() = ToModelInfo(*model);
+    }
+    response->set_default_model(context_.registry->default_model_name());
+  }
+  reactor->Finish(scope.End(scope.admission()));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* NerService::GetModel(grpc::CallbackServerContext* context,
                                                const v1::GetModelRequest* request,
                                                v1::ModelInfo* response) {
-  RpcScope scope(context_.metrics, RpcMethod::kGetModel);
+  RpcScope scope(context_.metrics, context_.gate, RpcMethod::kGetModel);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!scope.admission().ok()) {
+    reactor->Finish(scope.End(scope.admission()));
+    return reactor;
+  }
   absl::StatusOr<std::shared_ptr<const ServedModel>> model =
       context_.registry->Get(request->name());
   if (model.ok()) *response = ToModelInfo(**model);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(scope.End(model.status()));
   return reactor;
 }
@@ -166,8 +173,10 @@ grpc::ServerUnaryReactor* NerService::LoadModel(grpc::CallbackServerContext* con
                                                 const v1::LoadModelRequest* request,
                                                 v1::ModelInfo* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto scope = std::make_shared<RpcScope>(context_.metrics, RpcMethod::kLoadModel);
-  if (absl::Status s = Authorize(*context); !s.ok()) {
+  auto scope = std::make_shared<RpcScope>(context_.metrics, context_.gate, RpcMethod::kLoadModel);
+  absl::Status s = scope->admission();
+  if (s.ok()) s = Authorize(*context);
+  if (!s.ok()) {
     reactor->Finish(scope->End(s));
     return reactor;
   }
@@ -186,44 +195,39 @@ grpc::ServerUnaryReactor* NerService::LoadModel(grpc::CallbackServerContext* con
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NerService::Train(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes) {
-  if (absl::Status s = Authorize(*context); !s.ok()) {
-    return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, s);
-  }
-  if (context_.jobs == nullptr) {
-    return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, TrainingUnavailable());
-  }
+  auto scope = std::make_unique<RpcScope>(context_.metrics, context_.gate, RpcMethod::kTrain);
+  absl::Status status = scope->admission();
+  if (status.ok()) status = Authorize(*context);
+  if (status.ok() && context_.jobs == nullptr) status = TrainingUnavailable();
   v1::TrainRequest request;
-  if (absl::Status s = ParseMessage(ToBytes(*request_bytes), &request); !s.ok()) {
-    return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, s);
-  }
+  if (status.ok()) status = ParseMessage(ToBytes(*request_bytes), &request);
+  if (!status.ok()) return FailedTrainEventStream(std::move(scope), status);
   absl::StatusOr<std::string> job_id = context_.jobs->Submit(request);
-  if (!job_id.ok()) {
-    return FailedTrainEventStream(context_.metrics, RpcMethod::kTrain, job_id.status());
-  }
-  return StartTrainEventStream(context_.jobs, context_.metrics, RpcMethod::kTrain, *job_id);
+  if (!job_id.ok()) return FailedTrainEventStream(std::move(scope), job_id.status());
+  return StartTrainEventStream(context_.jobs, std::move(scope), *job_id);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NerService::WatchTrainJob(
     grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request_bytes) {
-  if (context_.jobs == nullptr) {
-    return FailedTrainEventStream(context_.metrics, RpcMethod::kWatchTrainJob,
-                                  TrainingUnavailable());
-  }
+  auto scope =
+      std::make_unique<RpcScope>(context_.metrics, context_.gate, RpcMethod::kWatchTrainJob);
+  absl::Status status = scope->admission();
+  if (status.ok() && context_.jobs == nullptr) status = TrainingUnavailable();
   v1::WatchTrainJobRequest request;
-  if (absl::Status s = ParseMessage(ToBytes(*request_bytes), &request); !s.ok()) {
-    return FailedTrainEventStream(context_.metrics, RpcMethod::kWatchTrainJob, s);
-  }
-  return StartTrainEventStream(context_.jobs, context_.metrics, RpcMethod::kWatchTrainJob,
-                               request.job_id());
+  if (status.ok()) status = ParseMessage(ToBytes(*request_bytes), &request);
+  if (!status.ok()) return FailedTrainEventStream(std::move(scope), status);
+  return StartTrainEventStream(context_.jobs, std::move(scope), request.job_id());
 }
 
 grpc::ServerUnaryReactor* NerService::GetTrainJob(grpc::CallbackServerContext* context,
                                                   const v1::GetTrainJobRequest* request,
                                                   v1::TrainJob* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  RpcScope scope(context_.metrics, RpcMethod::kGetTrainJob);
-  if (context_.jobs == nullptr) {
-    reactor->Finish(scope.End(TrainingUnavailable()));
+  RpcScope scope(context_.metrics, context_.gate, RpcMethod::kGetTrainJob);
+  absl::Status status = scope.admission();
+  if (status.ok() && context_.jobs == nullptr) status = TrainingUnavailable();
+  if (!status.ok()) {
+    reactor->Finish(scope.End(status));
     return reactor;
   }
   absl::StatusOr<v1::TrainJob> job = context_.jobs->Get(request->job_id());
@@ -236,8 +240,9 @@ grpc::ServerUnaryReactor* NerService::CancelTrainJob(grpc::CallbackServerContext
                                                      const v1::CancelTrainJobRequest* request,
                                                      v1::TrainJob* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  RpcScope scope(context_.metrics, RpcMethod::kCancelTrainJob);
-  absl::Status status = Authorize(*context);
+  RpcScope scope(context_.metrics, context_.gate, RpcMethod::kCancelTrainJob);
+  absl::Status status = scope.admission();
+  if (status.ok()) status = Authorize(*context);
   if (status.ok() && context_.jobs == nullptr) status = TrainingUnavailable();
   if (status.ok()) {
     absl::StatusOr<v1::TrainJob> job = context_.jobs->Cancel(request->job_id());
@@ -252,9 +257,11 @@ grpc::ServerUnaryReactor* NerService::ListTrainJobs(grpc::CallbackServerContext*
                                                     const v1::ListTrainJobsRequest* /*request*/,
                                                     v1::ListTrainJobsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  RpcScope scope(context_.metrics, RpcMethod::kListTrainJobs);
-  if (context_.jobs == nullptr) {
-    reactor->Finish(scope.End(TrainingUnavailable()));
+  RpcScope scope(context_.metrics, context_.gate, RpcMethod::kListTrainJobs);
+  absl::Status status = scope.admission();
+  if (status.ok() && context_.jobs == nullptr) status = TrainingUnavailable();
+  if (!status.ok()) {
+    reactor->Finish(scope.End(status));
     return reactor;
   }
   for (v1::TrainJob& job : context_.jobs->List()) *response->add_jobs() = std::move(job);

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "ner/v1/ner.grpc.pb.h"
 #include "server/blocking_pool.h"
+#include "server/call_gate.h"
 #include "server/inference_queue.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
@@ -25,6 +26,9 @@ struct ServiceContext {
   // Runs blocking work (LoadModel, dataset reads) off gRPC's threads.
   BlockingPool* blocking = nullptr;
   ServerMetrics* metrics = nullptr;
+  // Admits each call, and refuses new ones (UNAVAILABLE) while the server drains; null admits
+  // every call.
+  CallGate* gate = nullptr;
   RequestLimits limits;
   // Documents of one stream or evaluation in flight at once.
   int max_stream_inflight_documents = 64;

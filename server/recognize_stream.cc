@@ -10,7 +10,13 @@ namespace ner::server {
 
 RecognizeStreamReactor::RecognizeStreamReactor(grpc::CallbackServerContext* context,
                                                const ServiceContext& service)
-    : context_(context), service_(service), scope_(service.metrics, RpcMethod::kRecognizeStream) {
+    : context_(context),
+      service_(service),
+      scope_(service.metrics, service.gate, RpcMethod::kRecognizeStream) {
+  if (!scope_.admission().ok()) {
+    absl::MutexLock lock(&mu_);
+    fatal_ = scope_.admission();  // Step() finishes with it at once, reading nothing.
+  }
   Step();  // The first read.
 }
 
@@ -104,6 +110,9 @@ absl::Status RecognizeStreamReactor::HandleMessage(
       };
       {
         absl::MutexLock lock(&mu_);
+        // The stream has already finished (cancelled while this message was being handled):
+        // nobody will read the answer, and a completion could outlive the reactor.
+        if (finished_) return absl::OkStatus();
         ++submitted_;
       }
       status = service_.queue->Submit(std::move(documents), std::move(submission));
@@ -153,13 +162,11 @@ void RecognizeStreamReactor::OnRecognized(const std::string& id, int64_t charact
   } else {
     *response.mutable_error() = ToRpcStatusProto(result.status());
   }
-  {
-    absl::MutexLock lock(&mu_);
-    --submitted_;
-    ids_.erase(id);
-    pending_.push_back(std::move(response));
-  }
-  Step();
+  mu_.Lock();
+  --submitted_;
+  ids_.erase(id);
+  pending_.push_back(std::move(response));
+  StepAndUnlock();  // Not Step(): see StepAndUnlock.
 }
 
 void RecognizeStreamReactor::OnWriteDone(bool ok) {
@@ -218,14 +225,20 @@ RecognizeStreamReactor::Actions RecognizeStreamReactor::NextActionsLocked() {
 }
 
 void RecognizeStreamReactor::Step() {
+  mu_.Lock();
+  StepAndUnlock();
+}
+
+void RecognizeStreamReactor::StepAndUnlock() {
   while (true) {
-    Actions actions;
-    {
-      absl::MutexLock lock(&mu_);
-      actions = NextActionsLocked();
-      if (!actions.read && actions.write == nullptr && !actions.finish) return;
-      if (!actions.finish) ++starting_ops_;
+    const Actions actions = NextActionsLocked();
+    if (!actions.read && actions.write == nullptr && !actions.finish) {
+      mu_.Unlock();
+      return;
     }
+    // While starting_ops_ > 0 no other thread finishes the call, so `this` stays alive.
+    if (!actions.finish) ++starting_ops_;
+    mu_.Unlock();
     if (actions.finish) {
       // The last use of `this`: OnDone (and delete) may follow at once.
       Finish(scope_.End(actions.status));
@@ -233,7 +246,7 @@ void RecognizeStreamReactor::Step() {
     }
     if (actions.write != nullptr) StartWrite(actions.write);
     if (actions.read) StartRead(&request_);
-    absl::MutexLock lock(&mu_);
+    mu_.Lock();
     --starting_ops_;
     // Loop: another thread may have skipped finishing while this one was starting operations.
   }

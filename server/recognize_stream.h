@@ -70,6 +70,11 @@ class RecognizeStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
                     const std::shared_ptr<const EntityFilter>& filter, RecognizeResult result);
   // Starts whatever the state allows next: a write, a read, or the final Finish.
   void Step();
+  // Step() for a caller holding mu_, which it releases. A thread that is not running one of
+  // gRPC's reactions (a batcher worker completing a document) must not let go of mu_ in between
+  // changing the state and stepping: gRPC's OnDone, which deletes the reactor, waits for the
+  // reactions in progress only, so another thread could finish the call meanwhile.
+  void StepAndUnlock() ABSL_UNLOCK_FUNCTION(mu_);
   Actions NextActionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   grpc::CallbackServerContext* const context_;

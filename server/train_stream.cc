@@ -20,8 +20,8 @@ namespace {
 class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                public std::enable_shared_from_this<TrainEventStream> {
  public:
-  TrainEventStream(TrainJobManager* jobs, ServerMetrics* metrics, RpcMethod method)
-      : jobs_(jobs), scope_(metrics, method) {}
+  TrainEventStream(TrainJobManager* jobs, std::unique_ptr<RpcScope> scope)
+      : jobs_(jobs), scope_(std::move(scope)) {}
 
   void Start(std::shared_ptr<TrainEventStream> self, const std::string& job_id) {
     self_ = std::move(self);
@@ -48,7 +48,7 @@ class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       if (finished_) return;
       finished_ = true;
     }
-    Finish(scope_.End(status));
+    Finish(scope_->End(status));
   }
 
   // A new snapshot: written now, or kept as the next one to write (replacing an older one).
@@ -90,7 +90,7 @@ class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       }
     }
     if (finish) {
-      Finish(scope_.End(status));
+      Finish(scope_->End(status));
     } else {
       WriteBuffer();
     }
@@ -106,7 +106,7 @@ class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         finish = true;
       }
     }
-    if (finish) Finish(scope_.End(absl::CancelledError("the client went away; the job goes on")));
+    if (finish) Finish(scope_->End(absl::CancelledError("the client went away; the job goes on")));
   }
 
   void OnDone() override {
@@ -127,7 +127,7 @@ class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   TrainJobManager* const jobs_;
-  RpcScope scope_;
+  const std::unique_ptr<RpcScope> scope_;
   std::shared_ptr<TrainEventStream> self_;
   std::string job_id_;
 
@@ -144,19 +144,17 @@ class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 }  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartTrainEventStream(TrainJobManager* jobs,
-                                                                  ServerMetrics* metrics,
-                                                                  RpcMethod method,
+                                                                  std::unique_ptr<RpcScope> scope,
                                                                   const std::string& job_id) {
-  auto stream = std::make_shared<TrainEventStream>(jobs, metrics, method);
+  auto stream = std::make_shared<TrainEventStream>(jobs, std::move(scope));
   TrainEventStream* raw = stream.get();
   raw->Start(std::move(stream), job_id);
   return raw;
 }
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedTrainEventStream(ServerMetrics* metrics,
-                                                                   RpcMethod method,
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedTrainEventStream(std::unique_ptr<RpcScope> scope,
                                                                    const absl::Status& status) {
-  auto stream = std::make_shared<TrainEventStream>(nullptr, metrics, method);
+  auto stream = std::make_shared<TrainEventStream>(nullptr, std::move(scope));
   TrainEventStream* raw = stream.get();
   raw->Fail(std::move(stream), status);  // kept alive by its self_ until OnDone
   return raw;

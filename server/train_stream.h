@@ -4,10 +4,12 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <memory>
 #include <string>
 
 #include "ner/v1/ner.pb.h"
 #include "server/metrics.h"
+#include "server/rpc_scope.h"
 #include "server/train_jobs.h"
 
 namespace ner::server {
@@ -18,14 +20,13 @@ namespace ner::server {
 // see wire_format.h). A slow reader only skips intermediate snapshots (each event is complete), so
 // a job never waits for its watchers and memory stays bounded. The client going away ends the
 // stream, never the job. NOT_FOUND for an unknown job. Deletes itself when done.
+// `scope` is the call's, made when it started (and admitted).
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartTrainEventStream(TrainJobManager* jobs,
-                                                                  ServerMetrics* metrics,
-                                                                  RpcMethod method,
+                                                                  std::unique_ptr<RpcScope> scope,
                                                                   const std::string& job_id);
 
 // A stream that ends at once with `status`.
-grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedTrainEventStream(ServerMetrics* metrics,
-                                                                   RpcMethod method,
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FailedTrainEventStream(std::unique_ptr<RpcScope> scope,
                                                                    const absl::Status& status);
 
 }  // namespace ner::server

@@ -4,12 +4,11 @@
 
 #include <gmock/gmock.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
-
-#include <grpcpp/create_channel.h>
 
 #include "absl/synchronization/notification.h"
 #include "model/utf8.h"
@@ -21,10 +20,10 @@ namespace {
 
 using testing::Eventually;
 using ::testing::HasSubstr;
-using testing::TestConfig;
-using testing::TestServer;
 using testing::RecognizeRequestOf;
 using testing::StartOrDie;
+using testing::TestConfig;
+using testing::TestServer;
 
 grpc::Status Call(TestServer& server, const v1::RecognizeRequest& request,
                   v1::RecognizeResponse* response,
@@ -297,8 +296,7 @@ TEST(NerServerTest, HealthFollowsTheDefaultModelAndDraining) {
   auto server = StartOrDie(config);
   EXPECT_EQ(*CheckHealth(server->address(), "", absl::Seconds(5)), HealthState::kNotServing);
   // Alive without a model: liveness probes must not restart a server waiting for LoadModel.
-  EXPECT_EQ(*CheckHealth(server->address(), "liveness", absl::Seconds(5)),
-            HealthState::kServing);
+  EXPECT_EQ(*CheckHealth(server->address(), "liveness", absl::Seconds(5)), HealthState::kServing);
   v1::RecognizeResponse response;
   EXPECT_EQ(Call(*server, RecognizeRequestOf({"张三"}), &response).error_code(),
             grpc::StatusCode::UNAVAILABLE);
@@ -340,10 +338,86 @@ TEST(NerServerTest, ShutdownDrainsCallsInFlight) {
   EXPECT_FALSE(Call(*server, RecognizeRequestOf({"张三"}), &late, absl::Seconds(2)).ok());
 }
 
+// While the server drains, a new call gets UNAVAILABLE (which clients retry on another replica)
+// even though gRPC has not shut down yet: the call admitted before still waits for its batch.
+TEST(NerServerTest, DrainingRefusesNewCallsWithUnavailableWhileTheAdmittedOnesFinish) {
+  ServerConfig config = TestConfig();
+  config.batcher.max_queue_delay = absl::Seconds(3);
+  auto server = StartOrDie(config);
+  grpc::ClientContext context;
+  v1::RecognizeRequest request = RecognizeRequestOf({"张三在北京。"});
+  v1::RecognizeResponse response;
+  absl::Notification done;
+  grpc::Status status;
+  server->stub().async()->Recognize(&context, &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 1; }));
+  std::thread drain([&] { server->server().Shutdown(absl::Seconds(20)); });
+
+  // ListModels answers at once until the gate closes.
+  grpc::Status refused;
+  ASSERT_TRUE(Eventually([&] {
+    grpc::ClientContext list_context;
+    v1::ListModelsResponse models;
+    refused = server->stub().ListModels(&list_context, v1::ListModelsRequest(), &models);
+    return !refused.ok();
+  }));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("shutting down"));
+  EXPECT_FALSE(done.HasBeenNotified());  // still waiting for its batch
+  v1::RecognizeResponse late;
+  const grpc::Status late_status =
+      Call(*server, RecognizeRequestOf({"李四"}), &late, absl::Seconds(5));
+  EXPECT_EQ(late_status.error_code(), grpc::StatusCode::UNAVAILABLE) << late_status.error_message();
+  {
+    grpc::ClientContext stream_context;
+    auto stream = server->stub().RecognizeStream(&stream_context);
+    stream->WritesDone();
+    v1::RecognizeStreamResponse ignored;
+    while (stream->Read(&ignored)) {
+    }
+    const grpc::Status stream_status = stream->Finish();
+    EXPECT_EQ(stream_status.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << stream_status.error_message();
+  }
+
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.results_size(), 1);
+  drain.join();
+}
+
+// The grace bounds the drain even when pieces would wait longer for their batch: they are
+// dropped, and their call ends UNAVAILABLE (retryable) rather than CANCELLED.
+TEST(NerServerTest, PiecesStillQueuedWhenTheGraceEndsAreDroppedAsUnavailable) {
+  ServerConfig config = TestConfig();
+  config.batcher.max_queue_delay = absl::Seconds(30);
+  auto server = StartOrDie(config);
+  grpc::ClientContext context;
+  v1::RecognizeRequest request = RecognizeRequestOf({"张三在北京。"});
+  v1::RecognizeResponse response;
+  absl::Notification done;
+  grpc::Status status;
+  server->stub().async()->Recognize(&context, &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 1; }));
+  const absl::Time start = absl::Now();
+  server->server().Shutdown(absl::Milliseconds(300));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // not the 30 s batching delay
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("shut down before the task ran"));
+}
+
 TEST(NerServerTest, MetricsEndpointShowsTheSeries) {
   auto server = StartOrDie(TestConfig(), /*metrics=*/true);
   v1::RecognizeResponse response;
-  ASSERT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京大学工作。", "李四去上海。"}), &response).ok());
+  ASSERT_TRUE(
+      Call(*server, RecognizeRequestOf({"张三在北京大学工作。", "李四去上海。"}), &response).ok());
   absl::StatusOr<std::string> body = testing::HttpGet(server->metrics_port(), "/metrics");
   ASSERT_TRUE(body.ok()) << body.status();
   for (const char* series :
