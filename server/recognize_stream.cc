@@ -16,8 +16,36 @@ RecognizeStreamReactor::RecognizeStreamReactor(grpc::CallbackServerContext* cont
   if (!scope_.admission().ok()) {
     absl::MutexLock lock(&mu_);
     fatal_ = scope_.admission();  // Step() finishes with it at once, reading nothing.
+  } else if (service_.gate != nullptr) {
+    close_hook_ = std::make_shared<CloseHook>();
+    {
+      absl::MutexLock lock(&close_hook_->mu);
+      close_hook_->reactor = this;
+    }
+    close_listener_ = service_.gate->AddCloseListener([hook = close_hook_] { OnGateClosed(hook); });
+    if (close_listener_ == 0) {  // closed since this call was admitted
+      absl::MutexLock lock(&mu_);
+      draining_ = true;
+    }
   }
   Step();  // The first read.
+}
+
+void RecognizeStreamReactor::OnGateClosed(const std::shared_ptr<CloseHook>& hook) {
+  RecognizeStreamReactor* reactor = nullptr;
+  {
+    absl::MutexLock hook_lock(&hook->mu);
+    if (hook->reactor == nullptr) return;  // finished already
+    absl::MutexLock lock(&hook->reactor->mu_);
+    if (hook->reactor->finished_) return;
+    hook->reactor->draining_ = true;
+    // Keeps the call from finishing, and so the reactor alive, until it is stepped below.
+    ++hook->reactor->starting_ops_;
+    reactor = hook->reactor;
+  }
+  reactor->mu_.Lock();
+  --reactor->starting_ops_;
+  reactor->StepAndUnlock();
 }
 
 void RecognizeStreamReactor::OnReadDone(bool ok) {
@@ -204,21 +232,26 @@ RecognizeStreamReactor::Actions RecognizeStreamReactor::NextActionsLocked() {
     pending_.pop_front();
     actions.write = &writing_response_;
   }
-  if (!ending && !reading_ && !read_closed_ &&
+  if (!ending && !draining_ && !reading_ && !read_closed_ &&
       in_flight_ < service_.max_stream_inflight_documents) {
     reading_ = true;
     actions.read = true;
   }
   // Finish once nothing is queued, written or about to start. A read may still be outstanding
-  // when the stream ends early: Finish completes it (with ok = false).
+  // when the stream ends early or drains: Finish completes it (with ok = false).
   const bool quiet = !writing_ && pending_.empty() && submitted_ == 0 && starting_ops_ == 0;
-  if (quiet && (ending || (read_closed_ && !reading_))) {
+  const bool read_all = read_closed_ && !reading_;
+  if (quiet && (ending || read_all || draining_)) {
     finished_ = true;
     actions.finish = true;
     if (cancelled_.load(std::memory_order_relaxed) || write_failed_) {
       actions.status = absl::CancelledError("the stream was cancelled");
-    } else {
+    } else if (!fatal_.ok() || read_all) {
       actions.status = fatal_;
+    } else {
+      actions.status = absl::UnavailableError(
+          "the server is shutting down; every document read on this stream has been answered, "
+          "send the others to another replica");
     }
   }
   return actions;
@@ -240,6 +273,13 @@ void RecognizeStreamReactor::StepAndUnlock() {
     if (!actions.finish) ++starting_ops_;
     mu_.Unlock();
     if (actions.finish) {
+      if (close_hook_ != nullptr) {
+        {
+          absl::MutexLock lock(&close_hook_->mu);
+          close_hook_->reactor = nullptr;
+        }
+        service_.gate->RemoveCloseListener(close_listener_);
+      }
       // The last use of `this`: OnDone (and delete) may follow at once.
       Finish(scope_.End(actions.status));
       return;

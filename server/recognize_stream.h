@@ -35,6 +35,10 @@ namespace ner::server {
 // Ids must be non-empty and unique among the documents in flight; the stream does not remember
 // finished ids (that would grow with the corpus).
 //
+// When the server drains (its CallGate closes) the stream reads no further message, answers the
+// documents it has read, and ends with UNAVAILABLE, so that the client sends the rest to
+// another replica (the client library does) instead of holding the drain up until its grace.
+//
 // Reactions, batcher completions and cancellation arrive on any thread; state is under mu_,
 // gRPC operations are started outside it. Deletes itself in OnDone().
 //
@@ -68,6 +72,15 @@ class RecognizeStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   void OnRecognized(const std::string& id, int64_t characters,
                     const std::shared_ptr<const ServedModel>& model,
                     const std::shared_ptr<const EntityFilter>& filter, RecognizeResult result);
+  // How the gate's close listener reaches the reactor while it exists: `reactor` is cleared,
+  // under `mu`, before the call finishes. Lock order: mu, then the reactor's mu_.
+  struct CloseHook {
+    absl::Mutex mu;
+    RecognizeStreamReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  };
+  // The gate's close listener: the stream drains.
+  static void OnGateClosed(const std::shared_ptr<CloseHook>& hook);
+
   // Starts whatever the state allows next: a write, a read, or the final Finish.
   void Step();
   // Step() for a caller holding mu_, which it releases. A thread that is not running one of
@@ -85,7 +98,9 @@ class RecognizeStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   // batcher's IsCancelled polls.
   std::atomic<bool> abandoned_{false};
 
-  grpc::ByteBuffer request_;  // the read in progress writes here
+  grpc::ByteBuffer request_;               // the read in progress writes here
+  std::shared_ptr<CloseHook> close_hook_;  // null when not admitted or without a gate
+  int64_t close_listener_ = 0;             // the gate's handle
 
   absl::Mutex mu_;
   bool got_first_message_ ABSL_GUARDED_BY(mu_) = false;
@@ -95,6 +110,7 @@ class RecognizeStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   bool writing_ ABSL_GUARDED_BY(mu_) = false;          // a write is outstanding
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;     // the client is gone
   bool finished_ ABSL_GUARDED_BY(mu_) = false;         // Finish was called
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;         // the server drains: read no more
   // Threads between deciding on an operation and starting it: Finish waits for them, since
   // after Finish the reactor may be deleted at any moment.
   int starting_ops_ ABSL_GUARDED_BY(mu_) = 0;

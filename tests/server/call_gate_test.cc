@@ -55,5 +55,35 @@ TEST(CallGateTest, AwaitIdleReturnsWhenTheLastCallLeavesOrAtTheDeadline) {
   leaver.join();
 }
 
+TEST(CallGateTest, CloseCallsEachListenerOnceUnlessRemoved) {
+  CallGate gate;
+  int first = 0;
+  int second = 0;
+  int removed = 0;
+  ASSERT_TRUE(gate.Enter().ok());
+  const int64_t a = gate.AddCloseListener([&] {
+    ++first;
+    // A listener may end its call and unregister itself: the gate's lock is not held.
+    gate.Leave();
+    gate.RemoveCloseListener(1);
+  });
+  const int64_t b = gate.AddCloseListener([&] { ++second; });
+  const int64_t c = gate.AddCloseListener([&] { ++removed; });
+  EXPECT_NE(a, 0);
+  EXPECT_NE(b, 0);
+  EXPECT_NE(a, b);
+  gate.RemoveCloseListener(c);
+  gate.RemoveCloseListener(0);  // a no-op
+  gate.Close();
+  gate.Close();
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 1);
+  EXPECT_EQ(removed, 0);
+  EXPECT_EQ(gate.in_progress(), 0);
+  // Once closed, nothing is registered: the caller learns that it drains already.
+  EXPECT_EQ(gate.AddCloseListener([&] { ++removed; }), 0);
+  EXPECT_EQ(removed, 0);
+}
+
 }  // namespace
 }  // namespace ner::server

@@ -290,6 +290,28 @@ TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// One Recognize started asynchronously; `done` is notified with its `status`.
+struct PendingCall {
+  grpc::ClientContext context;
+  v1::RecognizeRequest request;
+  v1::RecognizeResponse response;
+  absl::Notification done;
+  grpc::Status status;
+};
+
+std::unique_ptr<PendingCall> StartRecognize(TestServer& server,
+                                            const std::vector<std::string>& texts) {
+  auto call = std::make_unique<PendingCall>();
+  call->request = RecognizeRequestOf(texts);
+  PendingCall* raw = call.get();
+  server.stub().async()->Recognize(&raw->context, &raw->request, &raw->response,
+                                   [raw](grpc::Status s) {
+                                     raw->status = std::move(s);
+                                     raw->done.Notify();
+                                   });
+  return call;
+}
+
 TEST(NerServerTest, HealthFollowsTheDefaultModelAndDraining) {
   ServerConfig config = TestConfig();
   config.default_model_path = std::nullopt;
@@ -320,20 +342,12 @@ TEST(NerServerTest, ShutdownDrainsCallsInFlight) {
   ServerConfig config = TestConfig();
   config.batcher.max_queue_delay = absl::Milliseconds(500);
   auto server = StartOrDie(config);
-  grpc::ClientContext context;
-  v1::RecognizeRequest request = RecognizeRequestOf({"张三在北京。", "李四"});
-  v1::RecognizeResponse response;
-  absl::Notification done;
-  grpc::Status status;
-  server->stub().async()->Recognize(&context, &request, &response, [&](grpc::Status s) {
-    status = std::move(s);
-    done.Notify();
-  });
+  auto call = StartRecognize(*server, {"张三在北京。", "李四"});
   ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 2; }));
   server->server().Shutdown(absl::Seconds(5));  // returns once the call is finished
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.results_size(), 2);
+  ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_TRUE(call->status.ok()) << call->status.error_message();
+  EXPECT_EQ(call->response.results_size(), 2);
   v1::RecognizeResponse late;
   EXPECT_FALSE(Call(*server, RecognizeRequestOf({"张三"}), &late, absl::Seconds(2)).ok());
 }
@@ -344,15 +358,7 @@ TEST(NerServerTest, DrainingRefusesNewCallsWithUnavailableWhileTheAdmittedOnesFi
   ServerConfig config = TestConfig();
   config.batcher.max_queue_delay = absl::Seconds(3);
   auto server = StartOrDie(config);
-  grpc::ClientContext context;
-  v1::RecognizeRequest request = RecognizeRequestOf({"张三在北京。"});
-  v1::RecognizeResponse response;
-  absl::Notification done;
-  grpc::Status status;
-  server->stub().async()->Recognize(&context, &request, &response, [&](grpc::Status s) {
-    status = std::move(s);
-    done.Notify();
-  });
+  auto call = StartRecognize(*server, {"张三在北京。"});
   ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 1; }));
   std::thread drain([&] { server->server().Shutdown(absl::Seconds(20)); });
 
@@ -366,7 +372,7 @@ TEST(NerServerTest, DrainingRefusesNewCallsWithUnavailableWhileTheAdmittedOnesFi
   }));
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
   EXPECT_THAT(refused.error_message(), HasSubstr("shutting down"));
-  EXPECT_FALSE(done.HasBeenNotified());  // still waiting for its batch
+  EXPECT_FALSE(call->done.HasBeenNotified());  // still waiting for its batch
   v1::RecognizeResponse late;
   const grpc::Status late_status =
       Call(*server, RecognizeRequestOf({"李四"}), &late, absl::Seconds(5));
@@ -383,9 +389,9 @@ TEST(NerServerTest, DrainingRefusesNewCallsWithUnavailableWhileTheAdmittedOnesFi
         << stream_status.error_message();
   }
 
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.results_size(), 1);
+  ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_TRUE(call->status.ok()) << call->status.error_message();
+  EXPECT_EQ(call->response.results_size(), 1);
   drain.join();
 }
 
@@ -395,22 +401,15 @@ TEST(NerServerTest, PiecesStillQueuedWhenTheGraceEndsAreDroppedAsUnavailable) {
   ServerConfig config = TestConfig();
   config.batcher.max_queue_delay = absl::Seconds(30);
   auto server = StartOrDie(config);
-  grpc::ClientContext context;
-  v1::RecognizeRequest request = RecognizeRequestOf({"张三在北京。"});
-  v1::RecognizeResponse response;
-  absl::Notification done;
-  grpc::Status status;
-  server->stub().async()->Recognize(&context, &request, &response, [&](grpc::Status s) {
-    status = std::move(s);
-    done.Notify();
-  });
+  auto call = StartRecognize(*server, {"张三在北京。"});
   ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 1; }));
   const absl::Time start = absl::Now();
   server->server().Shutdown(absl::Milliseconds(300));
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // not the 30 s batching delay
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
-  EXPECT_THAT(status.error_message(), HasSubstr("shut down before the task ran"));
+  ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(call->status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << call->status.error_message();
+  EXPECT_THAT(call->status.error_message(), HasSubstr("shut down before the task ran"));
 }
 
 TEST(NerServerTest, MetricsEndpointShowsTheSeries) {

@@ -213,6 +213,41 @@ TEST(RecognizeStreamTest, ManyCancelledStreamsLeaveNothingBehind) {
   EXPECT_TRUE(testing::Eventually([&] { return server->Metric("ner_queue_depth") == 0; }));
 }
 
+// A drain does not wait out its grace for a stream whose client has more to send: the stream
+// answers what it has read (here a document still waiting for its batch when the drain begins)
+// and ends UNAVAILABLE, which the client library retries on another replica.
+TEST(RecognizeStreamTest, AnOpenStreamAnswersWhatItReadAndEndsUnavailableWhenTheServerDrains) {
+  ServerConfig config = TestConfig();
+  config.batcher.max_queue_delay = absl::Milliseconds(500);
+  auto server = *TestServer::Start(config);
+  grpc::ClientContext context;
+  auto stream = server->stub().RecognizeStream(&context);
+  v1::RecognizeStreamRequest first;
+  *first.add_documents() = Doc("a", "张三在北京。");
+  ASSERT_TRUE(stream->Write(first));
+  v1::RecognizeStreamResponse response;
+  ASSERT_TRUE(stream->Read(&response));  // the stream is open and waits for more
+  EXPECT_EQ(response.id(), "a");
+
+  v1::RecognizeStreamRequest second;
+  *second.add_documents() = Doc("b", "李四去上海。");
+  ASSERT_TRUE(stream->Write(second));
+  ASSERT_TRUE(testing::Eventually([&] { return server->Metric("ner_queue_depth") == 1; }));
+  const absl::Time start = absl::Now();
+  std::thread drain([&] { server->server().Shutdown(absl::Seconds(30)); });
+  std::vector<std::string> ids;
+  while (stream->Read(&response)) {
+    ids.push_back(response.id());
+    EXPECT_TRUE(response.has_result()) << response.error().message();
+  }
+  const grpc::Status status = stream->Finish();
+  drain.join();
+  EXPECT_EQ(ids, std::vector<std::string>{"b"});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // not the 30 s grace
+}
+
 grpc::Status Evaluate(TestServer& server, const v1::EvaluateRequest& request,
                       v1::EvaluateResponse* response) {
   grpc::ClientContext context;
