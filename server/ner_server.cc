@@ -144,8 +144,10 @@ void NerServer::Shutdown(absl::Duration grace) {
     // then does gRPC shut down: a call that reaches gRPC's shutdown is ended CANCELLED, which
     // clients do not retry (call_gate.h).
     const absl::Time deadline = absl::Now() + grace;
+    const int64_t in_progress = gate_.in_progress();
+    // Streams waiting for their client's next message answer what they have read and end now.
     gate_.Close();
-    LogInfo(absl::StrCat("draining: new calls are refused; ", gate_.in_progress(),
+    LogInfo(absl::StrCat("draining: new calls are refused; ", in_progress,
                          " calls in progress have ", absl::FormatDuration(grace)));
     if (!gate_.AwaitIdle(deadline)) {
       LogInfo(absl::StrCat("the grace is over; ending ", gate_.in_progress(),

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "client/cli/bulk_job.h"
@@ -216,6 +217,47 @@ TEST_F(BulkResumeTest, RetryErrorsRunsFailedIdsAgain) {
 }
 
 // Runs build/client/cli/ner-client with `args`, stdout and stderr appended to `log`; the pid.
+// A rolling restart under a running job: the old server drains (its stream answers what it has
+// read and ends UNAVAILABLE), the client waits for the new server on the same address and goes
+// on; the output equals an uninterrupted run's, each id exactly once.
+TEST_F(BulkResumeTest, RunGoesOnThroughARollingRestart) {
+  server::ServerConfig server_config = TestConfig();
+  server_config.listen_address = absl::StrCat("127.0.0.1:", ner::testing::FreePort());
+  std::unique_ptr<TestServer> old_server = *TestServer::Start(server_config);
+  ClientOptions options;
+  options.target = old_server->address();
+  options.retry.max_attempts = 40;
+  options.retry.initial_backoff = absl::Milliseconds(20);
+  options.retry.max_backoff = absl::Milliseconds(250);
+  absl::StatusOr<std::unique_ptr<NerClient>> client = NerClient::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+
+  BulkConfig config;
+  config.input = *input_;
+  config.output = *dir_ + "/restart.jsonl";
+  config.resume = false;
+  config.progress = false;
+  std::atomic<int64_t> written{0};
+  config.on_record = [&](const BulkSummary& summary) {
+    written.store(summary.recognized + summary.errors);
+    // Slow enough that the restart surely comes mid-run.
+    if (summary.recognized + summary.errors < 1000) absl::SleepFor(absl::Microseconds(300));
+  };
+  BulkSummary summary;
+  absl::Status status;
+  std::thread run([&] { status = RunBulk(**client, config, &summary); });
+  ASSERT_TRUE(server::testing::Eventually([&] { return written.load() >= 200; }));
+  old_server->server().Shutdown(absl::Seconds(10));
+  const int64_t at_drain = written.load();
+  old_server.reset();
+  std::unique_ptr<TestServer> new_server = *TestServer::Start(server_config);
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_LT(at_drain, kDocuments) << "the restart came too late to test anything";
+  EXPECT_EQ(summary.recognized, kDocuments);
+  ExpectSameRecords(ReadOutput(config.output), *reference_);
+}
+
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
   return ner::testing::SpawnLogged(NER_CLIENT_BINARY, args, log);
 }

@@ -32,11 +32,11 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Eventually;
 using ::testing::HasSubstr;
+using testing::RecognizeRequestOf;
+using testing::StartOrDie;
 using testing::TestConfig;
 using testing::TestModelRoot;
 using testing::TestServer;
-using testing::RecognizeRequestOf;
-using testing::StartOrDie;
 
 // Same model version and the same entities (scores to float noise from other batch neighbours).
 void ExpectSameResponse(const v1::RecognizeResponse& got, const v1::RecognizeResponse& want) {
@@ -122,8 +122,8 @@ const Damage kDamages[] = {
 
 TEST(ServerFaultTest, DamagedCheckpointsAreRefusedAndTheOldModelKeepsServing) {
   auto server = StartOrDie(TestConfig());
-  const v1::RecognizeRequest request =
-      RecognizeRequestOf({"张三在北京大学工作。", "李四去上海的华为公司。", "王五说中国人民银行。"});
+  const v1::RecognizeRequest request = RecognizeRequestOf(
+      {"张三在北京大学工作。", "李四去上海的华为公司。", "王五说中国人民银行。"});
   auto recognize = [&] {
     grpc::ClientContext context;
     v1::RecognizeResponse response;
@@ -292,18 +292,7 @@ TEST(ServerFaultTest, CancelledCallsLeaveTheOthersUnharmedAndNothingBehind) {
 
 // --- SIGTERM to the real server process while it is busy. ---
 
-// A TCP port on 127.0.0.1 free a moment ago.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using ::ner::testing::FreePort;
 
 pid_t SpawnServer(const std::vector<std::string>& args, const std::string& log) {
   return ner::testing::SpawnLogged(NER_SERVER_BINARY, args, log, /*truncate_log=*/true);
@@ -384,7 +373,8 @@ TEST(ServerFaultTest, SigtermWhileBusyFinishesTheCallsInFlightWithinTheGrace) {
   grpc::ClientContext late_context;
   late_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
   v1::RecognizeResponse late;
-  const grpc::Status late_status = stub->Recognize(&late_context, RecognizeRequestOf({"张三"}), &late);
+  const grpc::Status late_status =
+      stub->Recognize(&late_context, RecognizeRequestOf({"张三"}), &late);
   EXPECT_EQ(late_status.error_code(), grpc::StatusCode::UNAVAILABLE) << late_status.error_message();
 
   for (int i = 0; i < kCalls; ++i) {

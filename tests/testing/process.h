@@ -14,6 +14,10 @@ namespace ner::testing {
 pid_t SpawnLogged(const std::string& binary, const std::vector<std::string>& args,
                   const std::string& log, bool truncate_log = false);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (for a server that must listen on a known
+// address, e.g. to be restarted on it).
+int FreePort();
+
 }  // namespace ner::testing
 
 #endif  // NER_TESTS_TESTING_PROCESS_H_
