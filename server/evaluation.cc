@@ -62,9 +62,11 @@ class EvaluationRun : public std::enable_shared_from_this<EvaluationRun> {
       size_t index = 0;
       {
         absl::MutexLock lock(&mu_);
-        const bool can_submit = error_.ok() && !context_->IsCancelled() &&
-                                next_ < documents_.size() &&
-                                in_flight_ < service_.max_stream_inflight_documents;
+        // finished_ first: once the call is finished gRPC may free context_ at any moment (a
+        // completion can get here after another thread finished the call).
+        const bool can_submit = !finished_ && error_.ok() && next_ < documents_.size() &&
+                                in_flight_ < service_.max_stream_inflight_documents &&
+                                !context_->IsCancelled();
         if (!can_submit) {
           if (repump_) {
             repump_ = false;
