@@ -84,21 +84,27 @@ int Serve() {
       ner::server::NerServer::Start(*config, registry->get(), &metrics);
   if (!server.ok()) return Fail(server.status());
   ner::LogInfo(absl::StrCat(
-      "serving ner.v1.NerService on ", config->listen_address, " (port ", (*server)->port(),
-      "), ",
-      config->tls_cert_file.empty()
-          ? "plaintext"
-          : (config->tls_client_ca_file.empty() ? "TLS" : "mutual TLS"),
-      config->auth_token.empty() ? ", no bearer token" : ", bearer token required for Train, "
-                                                         "CancelTrainJob, Evaluate, LoadModel",
+      "serving ner.v1.NerService on ", config->listen_address, " (port ", (*server)->port(), "), ",
+      config->tls_cert_file.empty() ? "plaintext"
+                                    : (config->tls_client_ca_file.empty() ? "TLS" : "mutual TLS"),
+      config->auth_token.empty() ? ", no bearer token"
+                                 : ", bearer token required for Train, "
+                                   "CancelTrainJob, Evaluate, LoadModel",
       config->enable_training
           ? absl::StrCat(", training: up to ", config->training.max_concurrent_jobs, " job(s) of ",
                          config->training.threads, " thread(s)")
           : ", training off"));
 
+  if (metrics_endpoint != nullptr) {
+    ner::server::NerServer* s = server->get();
+    metrics_endpoint->SetHealth([s] { return s->live(); }, [s] { return s->ready(); });
+  }
+
   const int signal = ner::server::WaitForTerminationSignal();
   ner::LogInfo(absl::StrCat("signal ", signal, ": shutting down"));
   (*server)->Shutdown(config->drain_grace);
+  // The server goes before the endpoint: its probes answer 503 from here on.
+  if (metrics_endpoint != nullptr) metrics_endpoint->SetHealth(nullptr, nullptr);
   ner::LogInfo("drained; bye");
   return 0;
 }

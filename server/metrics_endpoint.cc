@@ -140,11 +140,33 @@ void MetricsEndpoint::Serve(int connection) const {
     if (n <= 0) break;
     request.append(buffer, static_cast<size_t>(n));
   }
+  auto is_get = [&request](absl::string_view path) {
+    const std::string prefix = absl::StrCat("GET ", path);
+    return absl::StartsWith(request, absl::StrCat(prefix, " ")) ||
+           absl::StartsWith(request, absl::StrCat(prefix, "?"));
+  };
   std::string status = "404 Not Found";
-  std::string body = "try /metrics\n";
-  if (absl::StartsWith(request, "GET /metrics ") || absl::StartsWith(request, "GET /metrics?")) {
+  std::string body = "try /metrics, /healthz or /readyz\n";
+  if (is_get("/metrics")) {
     status = "200 OK";
     body = prometheus::TextSerializer().Serialize(registry_->Collect());
+  } else if (is_get("/healthz") || is_get("/readyz")) {
+    const bool readiness = is_get("/readyz");
+    absl::MutexLock lock(&health_mu_);
+    if (!health_set_) {
+      // Loading the default model: alive, not ready.
+      status = readiness ? "503 Service Unavailable" : "200 OK";
+      body = readiness ? "starting\n" : "ok\n";
+    } else if (!(live_ && live_())) {
+      status = "503 Service Unavailable";
+      body = "draining\n";
+    } else if (readiness && !(ready_ && ready_())) {
+      status = "503 Service Unavailable";
+      body = "no default model\n";
+    } else {
+      status = "200 OK";
+      body = readiness ? "ready\n" : "ok\n";
+    }
   } else if (!absl::StartsWith(request, "GET ")) {
     status = "405 Method Not Allowed";
     body = "GET only\n";
@@ -153,6 +175,13 @@ void MetricsEndpoint::Serve(int connection) const {
                                     "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"
                                     "\r\nContent-Length: ",
                                     body.size(), "\r\nConnection: close\r\n\r\n", body));
+}
+
+void MetricsEndpoint::SetHealth(std::function<bool()> live, std::function<bool()> ready) {
+  absl::MutexLock lock(&health_mu_);
+  health_set_ = true;
+  live_ = std::move(live);
+  ready_ = std::move(ready);
 }
 
 }  // namespace ner::server

@@ -126,6 +126,13 @@ void NerServer::UpdateHealth() {
   health->SetServingStatus(kServiceName, serving);
 }
 
+bool NerServer::live() {
+  absl::MutexLock lock(&mu_);
+  return !shut_down_;
+}
+
+bool NerServer::ready() { return live() && registry_->HasDefaultModel(); }
+
 void NerServer::Shutdown(absl::Duration grace) {
   {
     absl::MutexLock lock(&mu_);

@@ -51,6 +51,11 @@ class NerServer {
   // draining.
   void UpdateHealth();
 
+  // Not draining (the "liveness" health service's answer).
+  bool live();
+  // Not draining, with a default model loaded (the "" health service's answer).
+  bool ready();
+
  private:
   NerServer(ModelRegistry* registry) : registry_(registry) {}
 

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "prometheus/text_serializer.h"
 #include "server/metrics_endpoint.h"
 #include "tests/server/server_test_util.h"
@@ -62,7 +64,8 @@ TEST(ServerMetricsTest, RecordsRequestsBatchesAndModels) {
   EXPECT_THAT(text, HasSubstr("ner_batch_size_count 1"));
   EXPECT_THAT(text, HasSubstr("ner_batch_tokens_sum 100"));
   EXPECT_THAT(text, HasSubstr("ner_batch_latency_seconds_count 1"));
-  EXPECT_THAT(text, HasSubstr("ner_model_info{name=\"default\",variant=\"unknown\",version=\"bbbb\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("ner_model_info{name=\"default\",variant=\"unknown\",version=\"bbbb\"} 1"));
   EXPECT_THAT(text, Not(HasSubstr("version=\"aaaa\"")));
   EXPECT_THAT(text, HasSubstr("ner_model_loaded 1"));
   EXPECT_THAT(text, HasSubstr("ner_train_jobs_running 0"));
@@ -86,6 +89,32 @@ TEST(MetricsEndpointTest, ServesTheTextFormatOverHttp) {
     EXPECT_THAT(*body, HasSubstr("ner_requests_total{code=\"OK\",method=\"ListModels\"} 1"));
   }
   EXPECT_THAT(testing::HttpGet((*endpoint)->port(), "/other").status().message(), HasSubstr("404"));
+}
+
+TEST(MetricsEndpointTest, HealthzAndReadyzFollowTheHealthFunctions) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+      MetricsEndpoint::Start("127.0.0.1:0", registry);
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  const int port = (*endpoint)->port();
+  // Before SetHealth: the model is loading, alive but not ready.
+  EXPECT_EQ(*testing::HttpGet(port, "/healthz"), "ok\n");
+  EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
+
+  std::atomic<bool> live{true};
+  std::atomic<bool> ready{false};
+  (*endpoint)->SetHealth([&] { return live.load(); }, [&] { return ready.load(); });
+  EXPECT_EQ(*testing::HttpGet(port, "/healthz"), "ok\n");
+  EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
+  ready = true;
+  EXPECT_EQ(*testing::HttpGet(port, "/readyz"), "ready\n");
+  EXPECT_EQ(*testing::HttpGet(port, "/readyz?verbose=1"), "ready\n");
+  live = false;  // draining
+  EXPECT_THAT(testing::HttpGet(port, "/healthz").status().message(), HasSubstr("503"));
+  EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
+  (*endpoint)->SetHealth(nullptr, nullptr);  // the server is gone
+  EXPECT_THAT(testing::HttpGet(port, "/healthz").status().message(), HasSubstr("503"));
+  EXPECT_THAT(testing::HttpGet(port, "/healthzz").status().message(), HasSubstr("404"));
 }
 
 TEST(MetricsEndpointTest, ReportsUnusableAddresses) {

@@ -412,6 +412,29 @@ TEST(NerServerTest, PiecesStillQueuedWhenTheGraceEndsAreDroppedAsUnavailable) {
   EXPECT_THAT(call->status.error_message(), HasSubstr("shut down before the task ran"));
 }
 
+// The HTTP probes (/healthz, /readyz on the metrics port) answer what the gRPC health service
+// does, for deployments whose gRPC port speaks TLS.
+TEST(NerServerTest, HttpProbesFollowTheDefaultModelAndDraining) {
+  ServerConfig config = TestConfig();
+  config.default_model_path = std::nullopt;
+  auto server = StartOrDie(config, /*metrics=*/true);
+  const int port = server->metrics_port();
+  EXPECT_EQ(*testing::HttpGet(port, "/healthz"), "ok\n");
+  EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
+
+  grpc::ClientContext context;
+  v1::LoadModelRequest load;
+  load.set_name("default");
+  load.set_path("tiny");
+  v1::ModelInfo info;
+  ASSERT_TRUE(server->stub().LoadModel(&context, load, &info).ok());
+  EXPECT_EQ(*testing::HttpGet(port, "/readyz"), "ready\n");
+
+  server->server().Shutdown(absl::Seconds(1));
+  EXPECT_THAT(testing::HttpGet(port, "/healthz").status().message(), HasSubstr("503"));
+  EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
+}
+
 TEST(NerServerTest, MetricsEndpointShowsTheSeries) {
   auto server = StartOrDie(TestConfig(), /*metrics=*/true);
   v1::RecognizeResponse response;

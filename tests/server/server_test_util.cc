@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 #include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
 #include "model/checkpoint.h"
 #include "prometheus/text_serializer.h"
 #include "tests/testing/shared_data.h"
@@ -140,6 +140,10 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(const ServerConfig
       NerServer::Start(config, t->registry_.get(), t->metrics_.get());
   if (!server.ok()) return server.status();
   t->server_ = *std::move(server);
+  if (t->endpoint_ != nullptr) {
+    NerServer* s = t->server_.get();
+    t->endpoint_->SetHealth([s] { return s->live(); }, [s] { return s->ready(); });
+  }
   t->address_ = absl::StrCat("127.0.0.1:", t->server_->port());
   t->channel_ = grpc::CreateChannel(t->address_, grpc::InsecureChannelCredentials());
   t->stub_ = v1::NerService::NewStub(t->channel_);
@@ -147,6 +151,7 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(const ServerConfig
 }
 
 TestServer::~TestServer() {
+  if (endpoint_ != nullptr) endpoint_->SetHealth(nullptr, nullptr);  // the server goes first
   stub_.reset();
   channel_.reset();
   server_.reset();  // Drains before the registry and metrics go.
