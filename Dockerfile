@@ -116,7 +116,8 @@ WORKDIR /models
 EXPOSE 50051 9090
 
 # grpc.health.v1 through the server's own probe: exit 0 only when SERVING (a default model is
-# loaded and the server is not draining). The start period covers loading the model.
+# loaded and the server is not draining). The start period covers loading the model. With TLS
+# on the gRPC port, probe the metrics port instead: --address=http://127.0.0.1:9090/readyz.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
   CMD ["ner-server", "probe", "--address=127.0.0.1:50051", "--timeout=3s"]
 

@@ -129,6 +129,19 @@ if [[ -n "$serve_binary" ]]; then
     exit 1
   fi
   echo "prometheus_smoke: started $serve_binary (gRPC $grpc_address, metrics $metrics_address)"
+  # The HTTP probes, and the probe subcommand asking them (what a TLS deployment uses).
+  if ((expect_serving)); then
+    ready=$(curl -sf "http://$metrics_address/readyz") || ready="(failed)"
+    live=$(curl -sf "http://$metrics_address/healthz") || live="(failed)"
+    if [[ "$ready" != "ready" || "$live" != "ok" ]]; then
+      echo "prometheus_smoke: /readyz said '$ready', /healthz '$live' (want 'ready', 'ok')" >&2
+      exit 1
+    fi
+    if ! "$serve_binary" probe --address="http://$metrics_address/readyz" --timeout=2s; then
+      echo "prometheus_smoke: ner-server probe --address=http://$metrics_address/readyz failed" >&2
+      exit 1
+    fi
+  fi
 fi
 if [[ -z "$grpc_address" ]]; then
   grpc_address="${metrics_address%:*}:50051"

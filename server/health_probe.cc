@@ -6,10 +6,19 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "server/status_util.h"
 
@@ -99,6 +108,92 @@ absl::StatusOr<HealthState> CheckHealth(const std::string& address, const std::s
     bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   }
   return DecodeResponse(bytes);
+}
+
+absl::StatusOr<HealthState> CheckHttpHealth(const std::string& url, absl::Duration timeout,
+                                            std::string* reason) {
+  constexpr absl::string_view kScheme = "http://";
+  if (!absl::StartsWith(url, kScheme)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", url, "' is not an http:// URL"));
+  }
+  const std::string rest = url.substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+  const size_t colon = authority.rfind(':');
+  if (colon == std::string::npos || colon + 1 == authority.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", url, "' has no host:port"));
+  }
+  std::string host = authority.substr(0, colon);
+  const std::string port = authority.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return absl::UnavailableError(absl::StrCat("'", authority, "': ", ::gai_strerror(rc)));
+  }
+  // Linux bounds connect, send and recv by these timeouts.
+  const int64_t micros = absl::ToInt64Microseconds(timeout);
+  timeval limit{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
+  int fd = -1;
+  int error = 0;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      error = errno;
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ::freeaddrinfo(found);
+  if (fd < 0) {
+    if (error == EINPROGRESS || error == EAGAIN) {
+      return absl::DeadlineExceededError(absl::StrCat("no connection to ", authority));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to ", authority, ": ", std::strerror(error)));
+  }
+  const std::string request =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", authority, "\r\n\r\n");
+  std::string reply;
+  bool timed_out = false;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+  } else {
+    char buffer[4096];
+    while (reply.size() < 65536) {
+      const ssize_t got = ::recv(fd, buffer, sizeof(buffer), 0);
+      if (got < 0) timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+      if (got <= 0) break;
+      reply.append(buffer, static_cast<size_t>(got));
+    }
+  }
+  ::close(fd);
+  if (timed_out) return absl::DeadlineExceededError(absl::StrCat("no answer from ", url));
+  // "HTTP/1.x NNN Reason\r\n...\r\n\r\nbody"
+  int code = 0;
+  const size_t line_end = reply.find("\r\n");
+  const size_t body = reply.find("\r\n\r\n");
+  if (!absl::StartsWith(reply, "HTTP/1.") || line_end == std::string::npos ||
+      body == std::string::npos || reply.size() < 12 ||
+      !absl::SimpleAtoi(reply.substr(9, 3), &code)) {
+    return absl::InternalError(absl::StrCat("not an HTTP answer from ", url));
+  }
+  if (reason != nullptr) {
+    const std::string text = reply.substr(body + 4);
+    *reason = text.substr(0, text.find('\n'));
+  }
+  return code == 200 ? HealthState::kServing : HealthState::kNotServing;
 }
 
 }  // namespace ner::server

@@ -19,6 +19,14 @@ enum class HealthState { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUn
 absl::StatusOr<HealthState> CheckHealth(const std::string& address, const std::string& service,
                                         absl::Duration timeout);
 
+// GETs `url` ("http://HOST:PORT/PATH", e.g. the server's http://127.0.0.1:9090/readyz) with
+// HTTP/1.0: kServing for a 200, kNotServing for any other status. UNAVAILABLE when nothing
+// answers, DEADLINE_EXCEEDED after `timeout`, INVALID_ARGUMENT for a URL it cannot use (only
+// plain http), INTERNAL for an answer that is not HTTP. `reason`, when not null, gets the first
+// line of the body (e.g. "draining"). Thread-safe.
+absl::StatusOr<HealthState> CheckHttpHealth(const std::string& url, absl::Duration timeout,
+                                            std::string* reason = nullptr);
+
 // "SERVING", "NOT_SERVING", ...
 const char* HealthStateName(HealthState state);
 

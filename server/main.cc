@@ -1,7 +1,7 @@
 // `ner-server`: the gRPC NER service. Wiring only (see ../shared/STYLE.md): flags -> runtime ->
 // metrics -> model registry -> server -> wait for SIGTERM/SIGINT -> drain -> exit 0.
 // `ner-server probe --address HOST:PORT` checks grpc.health.v1 and exits 0 when SERVING (for a
-// Docker HEALTHCHECK).
+// Docker HEALTHCHECK); `--address http://HOST:PORT/readyz` asks the metrics port instead.
 
 #include <c10/core/ScalarType.h>
 
@@ -12,6 +12,7 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/log.h"
 #include "model/runtime.h"
@@ -33,13 +34,18 @@ int Fail(const absl::Status& status) {
 
 int Probe() {
   const ner::server::ProbeOptions options = ner::server::ProbeOptionsFromFlags();
+  // http://HOST:PORT/PATH asks the metrics port (/readyz, /healthz): for a TLS gRPC port.
+  const bool http = absl::StartsWith(options.address, "http://");
+  std::string reason;
   absl::StatusOr<ner::server::HealthState> state =
-      ner::server::CheckHealth(options.address, options.service, options.timeout);
+      http ? ner::server::CheckHttpHealth(options.address, options.timeout, &reason)
+           : ner::server::CheckHealth(options.address, options.service, options.timeout);
   if (!state.ok()) {
     std::fprintf(stderr, "%s: %s\n", options.address.c_str(), state.status().ToString().c_str());
     return 1;
   }
-  std::printf("%s\n", ner::server::HealthStateName(*state));
+  std::printf("%s%s%s\n", ner::server::HealthStateName(*state), reason.empty() ? "" : ": ",
+              reason.c_str());
   return *state == ner::server::HealthState::kServing ? 0 : 1;
 }
 
@@ -116,7 +122,8 @@ int main(int argc, char** argv) {
   ner::server::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
       "The NER gRPC service.\n\nusage: ner-server [FLAGS]\n       ner-server probe "
-      "--address HOST:PORT   (exit 0 when SERVING)\n\nRun `ner-server --helpfull` for all flags.");
+      "--address HOST:PORT   (exit 0 when SERVING)\n       ner-server probe "
+      "--address http://HOST:METRICS_PORT/readyz\n\nRun `ner-server --helpfull` for all flags.");
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() == 2 && std::string(positional[1]) == "probe") return Probe();
   if (positional.size() > 1) {

@@ -77,7 +77,9 @@ ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(60),
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
           "How long a keepalive ping may go unanswered before the connection is closed.");
 // `ner-server probe`.
-ABSL_FLAG(std::string, address, "127.0.0.1:50051", "probe: the server to check, host:port.");
+ABSL_FLAG(std::string, address, "127.0.0.1:50051",
+          "probe: the server to check: host:port (gRPC health, plaintext), or "
+          "http://host:port/readyz (or /healthz) on the metrics port.");
 ABSL_FLAG(std::string, service, "", "probe: the service to check; empty = the whole server.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(2), "probe: how long to wait for an answer.");
 

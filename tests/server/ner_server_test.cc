@@ -14,6 +14,7 @@
 #include "model/utf8.h"
 #include "server/health_probe.h"
 #include "tests/server/server_test_util.h"
+#include "tests/testing/process.h"
 
 namespace ner::server {
 namespace {
@@ -429,10 +430,25 @@ TEST(NerServerTest, HttpProbesFollowTheDefaultModelAndDraining) {
   v1::ModelInfo info;
   ASSERT_TRUE(server->stub().LoadModel(&context, load, &info).ok());
   EXPECT_EQ(*testing::HttpGet(port, "/readyz"), "ready\n");
+  // `ner-server probe --address http://...` asks the same way.
+  const std::string base = absl::StrCat("http://127.0.0.1:", port);
+  std::string reason;
+  EXPECT_EQ(*CheckHttpHealth(base + "/readyz", absl::Seconds(5), &reason), HealthState::kServing);
+  EXPECT_EQ(reason, "ready");
 
   server->server().Shutdown(absl::Seconds(1));
   EXPECT_THAT(testing::HttpGet(port, "/healthz").status().message(), HasSubstr("503"));
   EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
+  EXPECT_EQ(*CheckHttpHealth(base + "/healthz", absl::Seconds(5), &reason),
+            HealthState::kNotServing);
+  EXPECT_EQ(reason, "draining");
+  EXPECT_EQ(CheckHttpHealth("https://127.0.0.1:1/readyz", absl::Seconds(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckHttpHealth(absl::StrCat("http://127.0.0.1:", ner::testing::FreePort(), "/readyz"),
+                            absl::Seconds(1))
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
 }
 
 TEST(NerServerTest, MetricsEndpointShowsTheSeries) {
