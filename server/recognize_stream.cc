@@ -18,12 +18,12 @@ RecognizeStreamReactor::RecognizeStreamReactor(grpc::CallbackServerContext* cont
     fatal_ = scope_.admission();  // Step() finishes with it at once, reading nothing.
   } else if (service_.gate != nullptr) {
     close_hook_ = std::make_shared<CloseHook>();
-    {
-      absl::MutexLock lock(&close_hook_->mu);
-      close_hook_->reactor = this;
-    }
-    close_listener_ = service_.gate->AddCloseListener([hook = close_hook_] { OnGateClosed(hook); });
-    if (close_listener_ == 0) {  // closed since this call was admitted
+    // Held while registering: a listener called meanwhile waits until the hook is complete.
+    absl::MutexLock hook_lock(&close_hook_->mu);
+    close_hook_->reactor = this;
+    close_hook_->listener =
+        service_.gate->AddCloseListener([hook = close_hook_] { OnGateClosed(hook); });
+    if (close_hook_->listener == 0) {  // closed since this call was admitted
       absl::MutexLock lock(&mu_);
       draining_ = true;
     }
@@ -274,11 +274,13 @@ void RecognizeStreamReactor::StepAndUnlock() {
     mu_.Unlock();
     if (actions.finish) {
       if (close_hook_ != nullptr) {
+        int64_t listener = 0;
         {
           absl::MutexLock lock(&close_hook_->mu);
           close_hook_->reactor = nullptr;
+          listener = close_hook_->listener;
         }
-        service_.gate->RemoveCloseListener(close_listener_);
+        service_.gate->RemoveCloseListener(listener);
       }
       // The last use of `this`: OnDone (and delete) may follow at once.
       Finish(scope_.End(actions.status));

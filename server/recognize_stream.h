@@ -77,6 +77,7 @@ class RecognizeStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   struct CloseHook {
     absl::Mutex mu;
     RecognizeStreamReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+    int64_t listener ABSL_GUARDED_BY(mu) = 0;  // the gate's handle
   };
   // The gate's close listener: the stream drains.
   static void OnGateClosed(const std::shared_ptr<CloseHook>& hook);
@@ -100,7 +101,6 @@ class RecognizeStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
 
   grpc::ByteBuffer request_;               // the read in progress writes here
   std::shared_ptr<CloseHook> close_hook_;  // null when not admitted or without a gate
-  int64_t close_listener_ = 0;             // the gate's handle
 
   absl::Mutex mu_;
   bool got_first_message_ ABSL_GUARDED_BY(mu_) = false;
