@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "server/host_port.h"
 #include "server/status_util.h"
 
 namespace ner::server {
@@ -120,14 +121,9 @@ absl::StatusOr<HealthState> CheckHttpHealth(const std::string& url, absl::Durati
   const size_t slash = rest.find('/');
   const std::string authority = rest.substr(0, slash);
   const std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
-  const size_t colon = authority.rfind(':');
-  if (colon == std::string::npos || colon + 1 == authority.size()) {
+  std::string host, port;
+  if (!SplitHostPort(authority, &host, &port)) {
     return absl::InvalidArgumentError(absl::StrCat("'", url, "' has no host:port"));
-  }
-  std::string host = authority.substr(0, colon);
-  const std::string port = authority.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
   }
 
   addrinfo hints{};
