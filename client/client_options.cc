@@ -38,6 +38,10 @@ absl::Status ClientOptions::Validate() const {
         absl::StrCat("deadline must be > 0, got ", absl::FormatDuration(*deadline)));
   }
   if (absl::Status s = retry.Validate(); !s.ok()) return s;
+  if (train_restart_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("train_restart_wait must be >= 0, got ",
+                                                   absl::FormatDuration(train_restart_wait)));
+  }
   if (tls.has_value() && tls->cert_chain_file.empty() != tls->private_key_file.empty()) {
     return absl::InvalidArgumentError(
         "tls: a client certificate needs its private key and the other way round (mutual TLS "

@@ -54,6 +54,11 @@ struct ClientOptions {
   std::optional<absl::Duration> deadline = absl::Seconds(30);
   // Retries of UNAVAILABLE and RESOURCE_EXHAUSTED.
   RetryPolicy retry;
+  // How long Train and WatchTrainJob keep trying to reach the server after it said it is
+  // restarting under the job (a TRAIN_PHASE_INTERRUPTED event: the job resumes when a server
+  // starts again on its model root): UNAVAILABLE is retried at the policy's backoff until then,
+  // beyond retry.max_attempts. >= 0; zero = the policy's attempts only.
+  absl::Duration train_restart_wait = absl::Minutes(2);
   // TLS; nullopt = plaintext.
   std::optional<TlsOptions> tls;
   // Sent as "authorization: Bearer <token>" on every call when non-empty. The server needs it

@@ -127,7 +127,8 @@ class NerClient {
   absl::StatusOr<v1::TrainJob> GetTrainJob(const std::string& job_id);
 
   // Like Train for a job that already runs: its events from its latest one until it ends (or
-  // `on_event` returns false); reattaches after retryable stream failures.
+  // `on_event` returns false); reattaches after retryable stream failures, and for up to
+  // options.train_restart_wait after the server said it restarts under the job.
   absl::StatusOr<v1::TrainEvent> WatchTrainJob(const std::string& job_id,
                                                const TrainEventCallback& on_event);
 
@@ -161,6 +162,11 @@ class NerClient {
 
   // Sleeps before retry `retry` of `method` (after notifying options_.on_retry).
   void WaitBeforeRetry(absl::string_view method, int retry, const absl::Status& status);
+
+  // WatchTrainJob, after `seen` (the last event a Train stream delivered, if any).
+  absl::StatusOr<v1::TrainEvent> FollowTrainJob(const std::string& job_id,
+                                                const TrainEventCallback& on_event,
+                                                const std::optional<v1::TrainEvent>& seen);
 
   // One Train or WatchTrainJob stream: reads events into `last` (job id into `job_id` from the
   // first one) until the stream ends; `stopped` is set when on_event returned false.

@@ -3,10 +3,12 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/ner_client.h"
 #include "client/status.h"
 
@@ -59,7 +61,7 @@ absl::StatusOr<v1::TrainEvent> NerClient::Train(const v1::TrainRequest& request,
     if (last.has_value()) {
       // The server accepted the job: never submit again, follow it instead.
       if (stopped || IsFinalTrainState(last->state())) return *std::move(last);
-      return WatchTrainJob(last->job_id(), on_event);
+      return FollowTrainJob(last->job_id(), on_event, last);
     }
     if (status.ok()) {
       return absl::InternalError("the Train stream ended without any event");
@@ -85,9 +87,25 @@ absl::StatusOr<v1::TrainEvent> NerClient::Train(const v1::TrainRequest& request,
 
 absl::StatusOr<v1::TrainEvent> NerClient::WatchTrainJob(const std::string& job_id,
                                                         const TrainEventCallback& on_event) {
+  return FollowTrainJob(job_id, on_event, std::nullopt);
+}
+
+absl::StatusOr<v1::TrainEvent> NerClient::FollowTrainJob(
+    const std::string& job_id, const TrainEventCallback& on_event,
+    const std::optional<v1::TrainEvent>& seen) {
   v1::WatchTrainJobRequest request;
   request.set_job_id(job_id);
   int failures = 0;  // consecutive streams that ended without an event
+  // Set while the server is restarting under the job: until then UNAVAILABLE is retried beyond
+  // the policy's attempts.
+  std::optional<absl::Time> restart_deadline;
+  auto note_restart = [&](const v1::TrainEvent& event) {
+    restart_deadline.reset();
+    if (event.phase() == v1::TRAIN_PHASE_INTERRUPTED) {
+      restart_deadline = absl::Now() + options_.train_restart_wait;
+    }
+  };
+  if (seen.has_value()) note_restart(*seen);
   for (;;) {
     grpc::ClientContext context;
     PrepareContext(&context, /*unary=*/false);
@@ -99,6 +117,7 @@ absl::StatusOr<v1::TrainEvent> NerClient::WatchTrainJob(const std::string& job_i
     if (last.has_value()) {
       if (stopped || IsFinalTrainState(last->state())) return *std::move(last);
       failures = 0;
+      note_restart(*last);
     }
     if (status.ok()) {
       // The server ends a watch only after the final event; anything else is a broken stream.
@@ -106,7 +125,14 @@ absl::StatusOr<v1::TrainEvent> NerClient::WatchTrainJob(const std::string& job_i
           absl::StrCat("the event stream of job ", job_id, " ended before the job did"));
     }
     ++failures;
-    if (!IsRetryable(status) || failures >= options_.retry.max_attempts) {
+    // While the server restarts, a watch that reaches it in the moment its gRPC server shuts
+    // down ends CANCELLED (grpc/grpc#41785) though this client cancelled nothing: a watch only
+    // reads, so that is retried too.
+    const bool awaiting_restart = restart_deadline.has_value() && absl::Now() < *restart_deadline &&
+                                  (status.code() == absl::StatusCode::kUnavailable ||
+                                   status.code() == absl::StatusCode::kCancelled);
+    if (!(IsRetryable(status) || awaiting_restart) ||
+        (failures >= options_.retry.max_attempts && !awaiting_restart)) {
       return GaveUp(status, failures);
     }
     WaitBeforeRetry("WatchTrainJob", failures, status);

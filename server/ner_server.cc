@@ -111,6 +111,8 @@ absl::StatusOr<std::unique_ptr<NerServer>> NerServer::Start(const ServerConfig& 
     health->SetServingStatus(kLivenessService, true);
   }
   server->UpdateHealth();
+  // Jobs an earlier server on this model root left unfinished resume now (train_jobs.h).
+  if (server->jobs_ != nullptr) server->jobs_->Recover();
   return server;
 }
 
@@ -144,8 +146,8 @@ void NerServer::Shutdown(absl::Duration grace) {
     if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
       health->Shutdown();
     }
-    // Training jobs stop at their next step; their last checkpoints stay as they are, and
-    // their Train streams end with the CANCELLED event.
+    // Training jobs stop at their next step and stay recorded as unfinished, to resume from
+    // their last epoch-end checkpoints at the next start; their Train streams end UNAVAILABLE.
     if (jobs_ != nullptr) jobs_->Shutdown();
     // New calls are refused from here on, with UNAVAILABLE, while the admitted ones finish. Only
     // then does gRPC shut down: a call that reaches gRPC's shutdown is ended CANCELLED, which

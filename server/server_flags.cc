@@ -52,6 +52,10 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(10),
 // Training jobs.
 ABSL_FLAG(bool, enable_training, true, "Serve the Train RPC (background training jobs).");
 ABSL_FLAG(int, train_max_jobs, 1, "Training jobs at once; more are RESOURCE_EXHAUSTED.");
+ABSL_FLAG(bool, train_resume_interrupted, true,
+          "At start-up, resume the training jobs a previous server on this --model_root left "
+          "unfinished (shutdown, crash) from their last epoch-end checkpoint; false = record "
+          "them as FAILED.");
 ABSL_FLAG(int, train_threads, 1,
           "LibTorch threads of a training job (kept low so that serving keeps its cores).");
 ABSL_FLAG(int, train_max_epochs, 100, "Most epochs a Train request may ask for.");
@@ -113,6 +117,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.drain_grace = absl::GetFlag(FLAGS_drain_grace);
   config.enable_training = absl::GetFlag(FLAGS_enable_training);
   config.training.max_concurrent_jobs = absl::GetFlag(FLAGS_train_max_jobs);
+  config.training.resume_interrupted = absl::GetFlag(FLAGS_train_resume_interrupted);
   config.training.threads = absl::GetFlag(FLAGS_train_threads);
   config.training.max_epochs = absl::GetFlag(FLAGS_train_max_epochs);
   config.training.max_train_documents = absl::GetFlag(FLAGS_train_max_documents);

@@ -2,8 +2,14 @@
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <random>
@@ -14,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "model/evaluator.h"
+#include "model/file_util.h"
 #include "model/intra_op_threads.h"
 #include "model/log.h"
 #include "model/train_config.h"
@@ -31,8 +38,12 @@ struct TrainJobManager::Job {
   v1::TrainRequest request;
   model::TrainConfig config;  // from the request, validated at submission
   absl::Time created_at;
-  std::atomic<bool> cancel{false};
-  std::thread thread;  // guarded by the manager's mu_
+  int restarts = 0;                 // times recovered after a server restart
+  bool resume = false;              // recovered: continue from jobs/<id>/last where it exists
+  std::atomic<bool> cancel{false};  // the trainer's stop flag
+  std::atomic<bool> cancel_requested{false};  // by CancelTrainJob: the job ends CANCELLED
+  std::atomic<bool> interrupted{false};       // by Shutdown: the job resumes at the next start
+  std::thread thread;                         // guarded by the manager's mu_
 
   // Serialises Publish() and the first event of Subscribe(), so that every listener sees the
   // events in order. Taken before `mu`.
@@ -56,6 +67,12 @@ std::string NewJobId() {
                          static_cast<uint32_t>((*rng)()));
 }
 
+constexpr char kRecordFile[] = "job.pb";
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
 // `path` if absolute, else under `root` (confined to it).
 absl::StatusOr<std::string> ResolveFile(absl::string_view root, const std::string& path) {
   if (!path.empty() && path.front() == '/') return path;
@@ -71,7 +88,10 @@ TrainJobManager::TrainJobManager(TrainJobsOptions options, ModelRegistry* regist
       metrics_(metrics),
       on_models_changed_(std::move(on_models_changed)) {}
 
-TrainJobManager::~TrainJobManager() { Shutdown(); }
+TrainJobManager::~TrainJobManager() {
+  Shutdown();
+  if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
+}
 
 absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& request) {
   absl::StatusOr<model::TrainConfig> config = ValidateTrainRequest(request, options_);
@@ -91,7 +111,7 @@ absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& requ
     }
     do {
       job->id = NewJobId();
-    } while (jobs_.count(job->id) > 0);
+    } while (jobs_.count(job->id) > 0 || fs::exists(JobDir(job->id)));  // forgotten ones too
     {
       absl::MutexLock job_lock(&job->mu);
       job->latest.set_job_id(job->id);
@@ -101,14 +121,22 @@ absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& requ
       *job->latest.mutable_time() = ToTimestamp(job->created_at);
     }
     ++running_;
-    jobs_[job->id] = job;
-    order_.push_back(job->id);
-    ForgetOldJobsLocked();
-    job->thread = std::thread([this, job] { Run(job); });
-    if (metrics_ != nullptr) metrics_->SetTrainJobsRunning(running_);
+    StartLocked(job);
   }
   LogInfo(absl::StrCat("training job ", job->id, " started: ", request.output_model()));
   return job->id;
+}
+
+void TrainJobManager::StartLocked(std::shared_ptr<Job> job) {
+  jobs_[job->id] = job;
+  order_.push_back(job->id);
+  ForgetOldJobsLocked();
+  job->thread = std::thread([this, job] { Run(job); });
+  if (metrics_ != nullptr) metrics_->SetTrainJobsRunning(running_);
+}
+
+std::string TrainJobManager::JobDir(absl::string_view job_id) const {
+  return (fs::path(options_.model_root) / "jobs" / std::string(job_id)).string();
 }
 
 void TrainJobManager::ForgetOldJobsLocked() {
@@ -150,9 +178,9 @@ void TrainJobManager::Publish(Job& job, v1::TrainEvent event) {
     event.set_job_id(job.id);
     if (!event.has_time()) *event.mutable_time() = ToTimestamp(absl::Now());
     job.latest = event;
-    if (IsFinalState(event.state())) job.finished_at = absl::Now();
+    if (IsFinalState(event.state())) job.finished_at = FromTimestamp(event.time());
     for (const auto& [handle, listener] : job.listeners) listeners.push_back(listener);
-    if (IsFinalState(event.state())) job.listeners.clear();
+    if (EndsEventStream(event)) job.listeners.clear();
   }
   for (const Listener& listener : listeners) listener(event);
 }
@@ -174,7 +202,7 @@ absl::StatusOr<int64_t> TrainJobManager::Subscribe(absl::string_view job_id, Lis
   {
     absl::MutexLock lock(&job->mu);
     latest = job->latest;
-    if (!IsFinalState(latest.state())) job->listeners[handle] = listener;
+    if (!EndsEventStream(latest)) job->listeners[handle] = listener;
   }
   listener(latest);
   return handle;
@@ -194,9 +222,10 @@ void TrainJobManager::Unsubscribe(absl::string_view job_id, int64_t handle) {
 
 namespace {
 
-v1::TrainJob ToTrainJob(const v1::TrainRequest& request, absl::Time created_at,
+v1::TrainJob ToTrainJob(const v1::TrainRequest& request, absl::Time created_at, int restarts,
                         const v1::TrainEvent& latest, std::optional<absl::Time> finished_at) {
   v1::TrainJob out;
+  out.set_restarts(restarts);
   out.set_job_id(latest.job_id());
   *out.mutable_request() = request;
   *out.mutable_latest() = latest;
@@ -218,7 +247,7 @@ absl::StatusOr<v1::TrainJob> TrainJobManager::Get(absl::string_view job_id) cons
     job = it->second;
   }
   absl::MutexLock lock(&job->mu);
-  return ToTrainJob(job->request, job->created_at, job->latest, job->finished_at);
+  return ToTrainJob(job->request, job->created_at, job->restarts, job->latest, job->finished_at);
 }
 
 std::vector<v1::TrainJob> TrainJobManager::List() const {
@@ -230,7 +259,8 @@ std::vector<v1::TrainJob> TrainJobManager::List() const {
   std::vector<v1::TrainJob> out;
   for (const std::shared_ptr<Job>& job : jobs) {
     absl::MutexLock lock(&job->mu);
-    out.push_back(ToTrainJob(job->request, job->created_at, job->latest, job->finished_at));
+    out.push_back(
+        ToTrainJob(job->request, job->created_at, job->restarts, job->latest, job->finished_at));
   }
   return out;
 }
@@ -242,10 +272,168 @@ absl::StatusOr<v1::TrainJob> TrainJobManager::Cancel(absl::string_view job_id) {
     if (it == jobs_.end()) {
       return absl::NotFoundError(absl::StrCat("no training job '", job_id, "'"));
     }
+    it->second->cancel_requested.store(true);
     it->second->cancel.store(true);
   }
   LogInfo(absl::StrCat("training job ", job_id, ": cancellation requested"));
   return Get(job_id);
+}
+
+int TrainJobManager::Recover() {
+  const fs::path jobs_dir = fs::path(options_.model_root) / "jobs";
+  std::error_code ec;
+  fs::create_directories(jobs_dir, ec);
+  if (ec) {
+    LogInfo(absl::StrCat("training jobs: nothing recovered: cannot create '", jobs_dir.string(),
+                         "': ", ec.message()));
+    return 0;
+  }
+  const std::string lock_path = (jobs_dir / ".lock").string();
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    LogWarning(absl::StrCat("training jobs: nothing recovered: cannot open '", lock_path,
+                            "': ", std::strerror(errno)));
+    return 0;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(fd);
+    LogWarning(error == EWOULDBLOCK
+                   ? absl::StrCat("training jobs: another server holds '", lock_path,
+                                  "': it recovers the jobs under this model root; this one "
+                                  "runs only the jobs submitted to it")
+                   : absl::StrCat("training jobs: nothing recovered: cannot lock '", lock_path,
+                                  "': ", std::strerror(error)));
+    return 0;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (lock_fd_ >= 0 || shut_down_) {  // recovered already, or too late
+      close(fd);
+      return 0;
+    }
+    lock_fd_ = fd;
+  }
+
+  std::vector<v1::TrainJob> records;
+  for (const fs::directory_entry& entry : fs::directory_iterator(jobs_dir, ec)) {
+    const fs::path path = entry.path() / kRecordFile;
+    if (!entry.is_directory() || !fs::exists(path)) continue;  // not a job of this server
+    absl::StatusOr<std::string> bytes = model::ReadFileToString(path.string());
+    v1::TrainJob record;
+    std::string problem;
+    if (!bytes.ok()) {
+      problem = std::string(bytes.status().message());
+    } else if (!record.ParseFromString(*bytes)) {
+      problem = "not a job record";
+    } else if (record.job_id() != entry.path().filename().string()) {
+      problem = absl::StrCat("the record is job '", record.job_id(), "'s, not this directory's");
+    }
+    if (!problem.empty()) {
+      LogWarning(absl::StrCat("training jobs: skipping '", path.string(), "': ", problem));
+      continue;
+    }
+    records.push_back(std::move(record));
+  }
+  if (ec) {
+    LogWarning(
+        absl::StrCat("training jobs: cannot list '", jobs_dir.string(), "': ", ec.message()));
+  }
+  std::sort(records.begin(), records.end(), [](const v1::TrainJob& a, const v1::TrainJob& b) {
+    return std::make_tuple(a.created_at().seconds(), a.created_at().nanos(), a.job_id()) <
+           std::make_tuple(b.created_at().seconds(), b.created_at().nanos(), b.job_id());
+  });
+
+  int resumed = 0;
+  int listed = 0;
+  std::vector<std::shared_ptr<Job>> abandoned;  // unfinished and not resumed: recorded FAILED
+  {
+    absl::MutexLock lock(&mu_);
+    for (v1::TrainJob& record : records) {
+      if (jobs_.count(record.job_id()) > 0) continue;
+      auto job = std::make_shared<Job>();
+      job->id = record.job_id();
+      job->request = std::move(*record.mutable_request());
+      job->created_at = FromTimestamp(record.created_at());
+      job->restarts = record.restarts();
+      v1::TrainEvent latest = record.latest();
+      std::optional<absl::Time> finished_at;
+      if (IsFinalState(latest.state())) {
+        finished_at =
+            record.has_finished_at() ? FromTimestamp(record.finished_at()) : job->created_at;
+        ++listed;
+      } else {
+        // Unfinished: a shutdown interrupted it, or the process died.
+        absl::StatusOr<model::TrainConfig> config = ValidateTrainRequest(job->request, options_);
+        std::string why_not;
+        if (!options_.resume_interrupted) {
+          why_not = "resuming interrupted jobs is off (--train_resume_interrupted=false)";
+        } else if (!config.ok()) {
+          why_not =
+              absl::StrCat("its request is not valid on this server: ", config.status().message());
+        } else if (running_ >= options_.max_concurrent_jobs) {
+          why_not = absl::StrCat(running_, " recovered job(s) take this server's training slots");
+        }
+        const absl::Time now = absl::Now();
+        latest.clear_eta_seconds();
+        *latest.mutable_time() = ToTimestamp(now);
+        if (why_not.empty()) {
+          job->config = *std::move(config);
+          job->resume = true;
+          ++job->restarts;
+          latest.set_phase(v1::TRAIN_PHASE_QUEUED);
+          latest.set_state(v1::TRAIN_JOB_STATE_PENDING);
+          latest.set_message(
+              absl::StrCat("resuming after a server restart (restart ", job->restarts, ")"));
+        } else {
+          latest.set_phase(v1::TRAIN_PHASE_DONE);
+          latest.set_state(v1::TRAIN_JOB_STATE_FAILED);
+          latest.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kAborted));
+          latest.mutable_error()->set_message(
+              absl::StrCat("interrupted by a server restart and not resumed: ", why_not,
+                           "; its checkpoints are under jobs/", job->id));
+          latest.set_message(absl::StrCat("failed: ", latest.error().message()));
+          finished_at = now;
+          abandoned.push_back(job);
+          LogWarning(absl::StrCat("training job ", job->id, ": ", latest.error().message()));
+        }
+      }
+      {
+        absl::MutexLock job_lock(&job->mu);
+        job->latest = std::move(latest);
+        job->finished_at = finished_at;
+      }
+      if (job->resume) {
+        ++running_;
+        ++resumed;
+        StartLocked(job);
+        LogInfo(absl::StrCat("training job ", job->id,
+                             " resumed after a restart: ", job->request.output_model()));
+      } else {
+        jobs_[job->id] = job;
+        order_.push_back(job->id);
+      }
+    }
+    ForgetOldJobsLocked();
+  }
+  for (const std::shared_ptr<Job>& job : abandoned) {
+    v1::TrainEvent latest = LatestEvent(*job);
+    std::optional<absl::Time> finished_at;
+    {
+      absl::MutexLock lock(&job->mu);
+      finished_at = job->finished_at;
+    }
+    if (absl::Status s = WriteRecord(*job, latest, finished_at); !s.ok()) {
+      LogWarning(
+          absl::StrCat("training job ", job->id, ": cannot update its record: ", s.message()));
+    }
+  }
+  if (!records.empty()) {
+    LogInfo(absl::StrCat("training jobs: ", records.size(), " record(s) under ", jobs_dir.string(),
+                         ": ", listed, " finished, ", resumed, " resumed, ", abandoned.size(),
+                         " not resumed"));
+  }
+  return resumed;
 }
 
 int TrainJobManager::RunningJobs() const {
@@ -259,6 +447,7 @@ void TrainJobManager::Shutdown() {
     absl::MutexLock lock(&mu_);
     shut_down_ = true;
     for (auto& [id, job] : jobs_) {
+      job->interrupted.store(true);
       job->cancel.store(true);
       jobs.push_back(job);
     }
@@ -272,36 +461,75 @@ void TrainJobManager::Shutdown() {
 void TrainJobManager::Run(std::shared_ptr<Job> job) {
   absl::Status status;
   try {
-    status = RunTraining(*job);
+    // The record first: a job the server cannot record could not survive a restart either.
+    status = WriteRecord(*job, LatestEvent(*job), std::nullopt);
+    if (!status.ok()) {
+      status = absl::Status(status.code(), absl::StrCat("cannot record the job under the model "
+                                                        "root (is it writable?): ",
+                                                        status.message()));
+    }
+    if (status.ok()) status = RunTraining(*job);
   } catch (const c10::Error& e) {
     status = absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
     status = absl::InternalError(e.what());
   }
   v1::TrainEvent last = LatestEvent(*job);
-  last.set_phase(v1::TRAIN_PHASE_DONE);
   last.clear_eta_seconds();
   *last.mutable_time() = ToTimestamp(absl::Now());
-  if (status.ok()) {
-    last.set_state(v1::TRAIN_JOB_STATE_SUCCEEDED);
-  } else if (absl::IsCancelled(status) || job->cancel.load()) {
-    last.set_state(v1::TRAIN_JOB_STATE_CANCELLED);
+  const bool stopped = absl::IsCancelled(status) || job->cancel.load();
+  if (!status.ok() && stopped && job->interrupted.load() && !job->cancel_requested.load()) {
+    // Not an end: the record stays unfinished and the next start on this model root resumes it.
+    last.set_phase(v1::TRAIN_PHASE_INTERRUPTED);
+    last.set_state(v1::TRAIN_JOB_STATE_RUNNING);
     last.set_message(
-        absl::StrCat("cancelled; the checkpoints written so far are intact: ", status.message()));
+        "the server is shutting down; the job resumes from its last epoch-end checkpoint when a "
+        "server starts again on this model root");
   } else {
-    last.set_state(v1::TRAIN_JOB_STATE_FAILED);
-    last.mutable_error()->set_code(static_cast<int>(status.code()));
-    last.mutable_error()->set_message(std::string(status.message()));
-    last.set_message(absl::StrCat("failed: ", status.message()));
+    last.set_phase(v1::TRAIN_PHASE_DONE);
+    if (status.ok()) {
+      last.set_state(v1::TRAIN_JOB_STATE_SUCCEEDED);
+    } else if (stopped) {
+      last.set_state(v1::TRAIN_JOB_STATE_CANCELLED);
+      last.set_message(
+          absl::StrCat("cancelled; the checkpoints written so far are intact: ", status.message()));
+    } else {
+      last.set_state(v1::TRAIN_JOB_STATE_FAILED);
+      last.mutable_error()->set_code(static_cast<int>(status.code()));
+      last.mutable_error()->set_message(std::string(status.message()));
+      last.set_message(absl::StrCat("failed: ", status.message()));
+    }
   }
-  LogInfo(absl::StrCat("training job ", job->id, " ended: ", v1::TrainJobState_Name(last.state()),
-                       " (", last.message(), ")"));
+  LogInfo(last.phase() == v1::TRAIN_PHASE_INTERRUPTED
+              ? absl::StrCat("training job ", job->id, " interrupted: ", last.message())
+              : absl::StrCat("training job ", job->id, " ended: ",
+                             v1::TrainJobState_Name(last.state()), " (", last.message(), ")"));
+  // The record before the event: a client that saw the end finds it after a restart too.
+  const std::optional<absl::Time> finished_at =
+      IsFinalState(last.state()) ? std::optional<absl::Time>(FromTimestamp(last.time()))
+                                 : std::nullopt;
+  if (absl::Status s = WriteRecord(*job, last, finished_at); !s.ok()) {
+    LogWarning(absl::StrCat("training job ", job->id, ": cannot update its record: ", s.message(),
+                            "; a restart finds the state recorded before"));
+  }
   {
     absl::MutexLock lock(&mu_);
     --running_;
     if (metrics_ != nullptr) metrics_->SetTrainJobsRunning(running_);
   }
   Publish(*job, std::move(last));
+}
+
+absl::Status TrainJobManager::WriteRecord(const Job& job, const v1::TrainEvent& latest,
+                                          std::optional<absl::Time> finished_at) const {
+  const std::string dir = JobDir(job.id);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
+  const v1::TrainJob record =
+      ToTrainJob(job.request, job.created_at, job.restarts, latest, finished_at);
+  return model::WriteFileAtomically((fs::path(dir) / kRecordFile).string(),
+                                    record.SerializeAsString());
 }
 
 absl::Status TrainJobManager::RunTraining(Job& job) {
@@ -339,63 +567,71 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   }
   if (job.cancel.load()) return absl::CancelledError("cancelled before training began");
 
-  model::InitialModelSource source;
-  // Pretrained vectors replace the server's --train_init (whose word embeddings would otherwise
-  // become bilstm-crf's character embeddings); its vocabulary is still used when the server has
-  // no --train_vocab.
-  const bool vectors = !request.char_vectors().empty() || !request.bigram_vectors().empty();
-  const std::string init = !request.init_checkpoint().empty() ? request.init_checkpoint()
-                           : vectors                          ? std::string()
-                                                              : options_.default_init;
-  if (!init.empty()) {
-    absl::StatusOr<std::string> resolved = ResolveUnderRoot(options_.model_root, init);
-    if (!resolved.ok()) {
-      return absl::Status(resolved.status().code(),
-                          absl::StrCat("init_checkpoint: ", resolved.status().message()));
-    }
-    source.init = *resolved;
-  } else if (!options_.vocab_path.empty() || options_.default_init.empty()) {
-    absl::StatusOr<std::string> vocab = ResolveFile(options_.model_root, options_.vocab_path);
-    if (!vocab.ok()) return vocab.status();
-    source.vocab_path = *vocab;
-  } else {
-    absl::StatusOr<std::string> resolved =
-        ResolveUnderRoot(options_.model_root, options_.default_init);
-    if (!resolved.ok()) return resolved.status();
-    source.vocab_path = (fs::path(*resolved) / "vocab.txt").string();
-  }
-  std::string init_from = init;  // provenance, as `ner train` records it
-  for (const auto& [name, path, target] :
-       {std::tuple<const char*, const std::string&, std::string*>{
-            "char_vectors", request.char_vectors(), &source.char_vectors},
-        {"bigram_vectors", request.bigram_vectors(), &source.bigram_vectors}}) {
-    if (path.empty()) continue;
-    absl::StatusOr<std::string> resolved = ResolveUnderRoot(options_.model_root, path);
-    if (!resolved.ok()) {
-      return absl::Status(resolved.status().code(),
-                          absl::StrCat(name, ": ", resolved.status().message()));
-    }
-    *target = *resolved;
-    absl::StrAppend(&init_from, init_from.empty() ? "" : ", ", name, "=", path);
-  }
-  std::vector<std::string> notes;
-  absl::StatusOr<model::Checkpoint> initial =
-      model::BuildInitialModel(job.config, train->documents, dev->documents,
-                               train->scheme.value_or(model::TagScheme::kBio), source, &notes);
-  if (!initial.ok()) return initial.status();
-  for (std::string& note : notes) info(v1::TRAIN_PHASE_PREPARING, std::move(note));
-
-  const std::string out_dir = (fs::path(options_.model_root) / "jobs" / job.id).string();
+  const std::string out_dir = JobDir(job.id);
+  // A recovered job continues its own run where it has one (the snapshot holds the model, the
+  // optimizer state and the hyper-parameters); else it starts from the request again.
+  const bool resume = job.resume && fs::exists(fs::path(out_dir) / "last" / "trainer_state.json");
   model::TrainJob train_job;
+  if (resume) {
+    info(v1::TRAIN_PHASE_PREPARING, absl::StrCat("resuming from jobs/", job.id, "/last"));
+  } else {
+    model::InitialModelSource source;
+    // Pretrained vectors replace the server's --train_init (whose word embeddings would otherwise
+    // become bilstm-crf's character embeddings); its vocabulary is still used when the server has
+    // no --train_vocab.
+    const bool vectors = !request.char_vectors().empty() || !request.bigram_vectors().empty();
+    const std::string init = !request.init_checkpoint().empty() ? request.init_checkpoint()
+                             : vectors                          ? std::string()
+                                                                : options_.default_init;
+    if (!init.empty()) {
+      absl::StatusOr<std::string> resolved = ResolveUnderRoot(options_.model_root, init);
+      if (!resolved.ok()) {
+        return absl::Status(resolved.status().code(),
+                            absl::StrCat("init_checkpoint: ", resolved.status().message()));
+      }
+      source.init = *resolved;
+    } else if (!options_.vocab_path.empty() || options_.default_init.empty()) {
+      absl::StatusOr<std::string> vocab = ResolveFile(options_.model_root, options_.vocab_path);
+      if (!vocab.ok()) return vocab.status();
+      source.vocab_path = *vocab;
+    } else {
+      absl::StatusOr<std::string> resolved =
+          ResolveUnderRoot(options_.model_root, options_.default_init);
+      if (!resolved.ok()) return resolved.status();
+      source.vocab_path = (fs::path(*resolved) / "vocab.txt").string();
+    }
+    std::string init_from = init;  // provenance, as `ner train` records it
+    for (const auto& [name, path, target] :
+         {std::tuple<const char*, const std::string&, std::string*>{
+              "char_vectors", request.char_vectors(), &source.char_vectors},
+          {"bigram_vectors", request.bigram_vectors(), &source.bigram_vectors}}) {
+      if (path.empty()) continue;
+      absl::StatusOr<std::string> resolved = ResolveUnderRoot(options_.model_root, path);
+      if (!resolved.ok()) {
+        return absl::Status(resolved.status().code(),
+                            absl::StrCat(name, ": ", resolved.status().message()));
+      }
+      *target = *resolved;
+      absl::StrAppend(&init_from, init_from.empty() ? "" : ", ", name, "=", path);
+    }
+    std::vector<std::string> notes;
+    absl::StatusOr<model::Checkpoint> initial =
+        model::BuildInitialModel(job.config, train->documents, dev->documents,
+                                 train->scheme.value_or(model::TagScheme::kBio), source, &notes);
+    if (!initial.ok()) return initial.status();
+    for (std::string& note : notes) info(v1::TRAIN_PHASE_PREPARING, std::move(note));
+    train_job.initial = *std::move(initial);
+    train_job.init_from = init_from;
+  }
+  train_job.resume = resume;
+
   train_job.config = job.config;
-  train_job.initial = *std::move(initial);
   train_job.train = std::move(train->documents);
   train_job.dev = dev->documents;  // kept for the promotion decision
   train_job.out_dir = out_dir;
   train_job.device = registry_->options().load.device;
   train_job.train_path = request.train().path();
   train_job.dev_path = request.dev().path();
-  train_job.init_from = init_from;
 
   model::TrainHooks hooks;
   hooks.cancel = &job.cancel;

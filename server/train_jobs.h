@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "ner/v1/ner.pb.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
@@ -45,6 +46,10 @@ struct TrainJobsOptions {
   int max_epochs = 100;
   int64_t max_train_documents = 1'000'000;
   int64_t max_train_characters = 100'000'000;
+  // What Recover() does with jobs that a previous server on this model root left unfinished
+  // (stopped by a shutdown or a crash): resume them from their last epoch-end snapshot (true),
+  // or record them as FAILED (ABORTED) with their checkpoints left as they are (false).
+  bool resume_interrupted = true;
 };
 
 // Runs Train requests as background jobs, one thread each. A job outlives the RPC that started
@@ -52,6 +57,14 @@ struct TrainJobsOptions {
 // builds the model (model/train_setup.h), trains with model::Train (events become v1::TrainEvent
 // snapshots), then promotes the best checkpoint to serving under the request's output_model per
 // its policy. Thread-safe.
+//
+// A job also outlives the server process. Its record, <model_root>/jobs/<job_id>/job.pb (a
+// v1::TrainJob, replaced atomically), is written when the job starts, when a shutdown
+// interrupts it and when it ends; Recover() reads the records back at start-up, so finished jobs
+// stay listed and unfinished ones (a shutdown, a crash) resume from their last epoch-end
+// snapshot, losing at most the epoch in progress. One manager at a time owns a model root's
+// jobs (an flock on jobs/.lock); another one on the same root runs its own jobs but recovers
+// none.
 class TrainJobManager {
  public:
   // Receives a job's events (full snapshots, in order; the last one has a final state). Called
@@ -62,7 +75,7 @@ class TrainJobManager {
   // `on_models_changed` runs after a promotion.
   TrainJobManager(TrainJobsOptions options, ModelRegistry* registry, ServerMetrics* metrics,
                   std::function<void()> on_models_changed = {});
-  // Cancels every running job and waits for it (Shutdown()).
+  // Interrupts every running job and waits for it (Shutdown()).
   ~TrainJobManager();
 
   TrainJobManager(const TrainJobManager&) = delete;
@@ -87,15 +100,30 @@ class TrainJobManager {
   // Stops calls to the listener (a call in progress may still finish).
   void Unsubscribe(absl::string_view job_id, int64_t handle);
 
+  // Reads the job records under <model_root>/jobs once, at start-up: finished jobs are listed
+  // again (the newest max_retained_jobs), unfinished ones are resumed (or failed, per
+  // resume_interrupted; beyond max_concurrent_jobs they fail as well). Does nothing when another
+  // manager holds the model root's jobs or the directory cannot be created (a read-only model
+  // root); unreadable records are skipped. Each of these is logged. Returns the jobs resumed.
+  int Recover();
+
   // Jobs running now.
   int RunningJobs() const;
-  // Refuses new jobs, cancels the running ones and waits for their threads.
+  // Refuses new jobs, interrupts the running ones at their next step and waits for their
+  // threads. An interrupted job publishes a TRAIN_PHASE_INTERRUPTED event (its streams end) and
+  // keeps its record unfinished, so that the next Recover() on this model root resumes it.
   void Shutdown();
 
  private:
   struct Job;
   void Run(std::shared_ptr<Job> job);
   absl::Status RunTraining(Job& job);
+  // Starts `job`'s thread and registers it; the caller counted it in running_.
+  void StartLocked(std::shared_ptr<Job> job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the job's record: its request and times with `latest` as its state.
+  absl::Status WriteRecord(const Job& job, const v1::TrainEvent& latest,
+                           std::optional<absl::Time> finished_at) const;
+  std::string JobDir(absl::string_view job_id) const;
   // Records `event` as the job's latest and tells its listeners.
   void Publish(Job& job, v1::TrainEvent event);
   v1::TrainEvent LatestEvent(const Job& job) const;
@@ -113,6 +141,7 @@ class TrainJobManager {
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   int64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
+  int lock_fd_ = -1;  // jobs/.lock, held (flock) once Recover() took it
 };
 
 }  // namespace ner::server

@@ -137,6 +137,10 @@ bool IsFinalState(v1::TrainJobState state) {
          state == v1::TRAIN_JOB_STATE_CANCELLED;
 }
 
+bool EndsEventStream(const v1::TrainEvent& event) {
+  return IsFinalState(event.state()) || event.phase() == v1::TRAIN_PHASE_INTERRUPTED;
+}
+
 absl::StatusOr<model::TrainConfig> ValidateTrainRequest(const v1::TrainRequest& request,
                                                         const TrainJobsOptions& options) {
   if (absl::Status s = ValidateModelName(request.output_model()); !s.ok()) {

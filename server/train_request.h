@@ -15,6 +15,9 @@ namespace ner::server {
 
 // True for the states a job ends in: SUCCEEDED, FAILED, CANCELLED.
 bool IsFinalState(v1::TrainJobState state);
+// Whether `event` is the last a job sends on this server: a final state, or the job interrupted
+// by the server's shutdown (TRAIN_PHASE_INTERRUPTED; it resumes when a server restarts).
+bool EndsEventStream(const v1::TrainEvent& event);
 
 // Checks `request` as a whole and returns its hyper-parameters: the paper's defaults overridden
 // by the request (`options.preset` where the request names none). INVALID_ARGUMENT naming the

@@ -77,10 +77,16 @@ class TrainEventStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         finished_ = true;
         finish = true;
         status = absl::CancelledError("the client went away; the job goes on");
-      } else if (IsFinalState(buffer_.state())) {
+      } else if (EndsEventStream(buffer_)) {
         writing_ = false;
         finished_ = true;
         finish = true;
+        if (!IsFinalState(buffer_.state())) {
+          // Interrupted by the shutdown: the client follows the job again after the restart.
+          status = absl::UnavailableError(
+              "the server is shutting down; the job resumes from its last epoch-end checkpoint "
+              "when a server starts again on its model root: follow it with WatchTrainJob");
+        }
       } else if (pending_) {
         buffer_ = *std::move(pending_);
         pending_.reset();

@@ -28,6 +28,9 @@ ABSL_FLAG(std::optional<absl::Duration>, timeout, std::nullopt,
 ABSL_FLAG(int, retries, 4,
           "Retries of a call failing UNAVAILABLE or RESOURCE_EXHAUSTED (exponential backoff "
           "with jitter); 0 = none.");
+ABSL_FLAG(absl::Duration, train_restart_wait, absl::Minutes(2),
+          "How long train and watch wait for a server that restarts under the job (it resumes "
+          "there), retrying beyond --retries; 0 = --retries only.");
 ABSL_FLAG(bool, verbose, false, "Log every retry on stderr.");
 ABSL_FLAG(bool, json, false, "Print JSON (one object per line) instead of tables.");
 
@@ -56,6 +59,7 @@ absl::StatusOr<std::unique_ptr<NerClient>> ClientFromFlags(
     return absl::InvalidArgumentError(absl::StrCat("--retries must be >= 0, got ", retries));
   }
   options.retry.max_attempts = retries + 1;
+  options.train_restart_wait = absl::GetFlag(FLAGS_train_restart_wait);
   if (const std::string path = absl::GetFlag(FLAGS_token_file); !path.empty()) {
     if (absl::Status s = ReadTokenFile(path, &options.bearer_token); !s.ok()) return s;
   }

@@ -115,6 +115,8 @@ std::string PhaseName(v1::TrainPhase phase) {
       return "promoting";
     case v1::TRAIN_PHASE_DONE:
       return "done";
+    case v1::TRAIN_PHASE_INTERRUPTED:
+      return "interrupted";
     default:
       return "unknown";
   }

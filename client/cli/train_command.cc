@@ -149,7 +149,8 @@ void JobRow(const v1::TrainJob& job, std::vector<std::string>* row) {
           absl::StrCat(e.step(), "/", e.total_steps()),
           e.has_dev_f1() ? absl::StrFormat("%.4f", e.dev_f1()) : "-",
           job.request().output_model(),
-          FormatTime(job.created_at())};
+          FormatTime(job.created_at()),
+          absl::StrCat(job.restarts())};
 }
 
 }  // namespace
@@ -241,11 +242,11 @@ absl::Status RunJobs(const std::vector<std::string>& args) {
   }
   std::vector<std::vector<std::string>> rows(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) JobRow(jobs[i], &rows[i]);
-  std::fputs(
-      FormatTable({"job", "state", "phase", "epoch", "step", "dev F1", "output model", "created"},
-                  rows)
-          .c_str(),
-      stdout);
+  std::fputs(FormatTable({"job", "state", "phase", "epoch", "step", "dev F1", "output model",
+                          "created", "restarts"},
+                         rows)
+                 .c_str(),
+             stdout);
   if (args.size() == 1) {
     const v1::TrainEvent& e = jobs[0].latest();
     if (!e.message().empty()) std::printf("\n%s\n", e.message().c_str());

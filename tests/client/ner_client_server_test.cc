@@ -4,20 +4,24 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "client/ner_client.h"
 #include "tests/server/server_test_util.h"
+#include "tests/testing/process.h"
 #include "tests/testing/shared_data.h"
 
 namespace ner::client {
 namespace {
 
 using server::ServerConfig;
+using server::testing::StartOrDie;
 using server::testing::TestConfig;
 using server::testing::TestServer;
-using server::testing::StartOrDie;
+using server::testing::TrainingConfig;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -33,9 +37,8 @@ std::unique_ptr<NerClient> ClientOrDie(ClientOptions options) {
 }
 
 TEST(NerClientServerTest, EveryRpcThroughTheClientLibrary) {
-  ServerConfig config = TestConfig();
+  ServerConfig config = TrainingConfig();
   config.auth_token = kToken;
-  config.training.vocab_path = "tiny/vocab.txt";
   auto server = StartOrDie(config);
   ClientOptions options;
   options.target = server->address();
@@ -119,6 +122,53 @@ TEST(NerClientServerTest, EveryRpcThroughTheClientLibrary) {
   EXPECT_EQ(watched->state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
   EXPECT_EQ(client->GetTrainJob("job-nope").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(anonymous->Train(train, nullptr).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+// The server restarts under a Train call: the job is interrupted at its next step, the client
+// waits for the new server on the same address (train_restart_wait, beyond the retry policy)
+// and follows the job there to its end; nothing is submitted twice.
+TEST(NerClientServerTest, TrainFollowsItsJobThroughAServerRestart) {
+  ServerConfig config = TrainingConfig();
+  config.listen_address = absl::StrCat("127.0.0.1:", ner::testing::FreePort());
+  auto server = StartOrDie(config);
+  ClientOptions options;
+  options.target = server->address();
+  // One attempt per call: only train_restart_wait lets the client wait for the new server.
+  options.retry.max_attempts = 1;
+  options.retry.initial_backoff = absl::Milliseconds(20);
+  options.retry.max_backoff = absl::Milliseconds(100);
+  options.train_restart_wait = absl::Seconds(60);
+  auto client = ClientOrDie(options);
+
+  v1::TrainRequest train = server::testing::SmallTrainRequest("restarted", 30);
+  std::atomic<bool> checkpointed{false};
+  std::vector<v1::TrainEvent> events;  // written by the client's thread only
+  absl::StatusOr<v1::TrainEvent> last;
+  std::thread run([&] {
+    last = client->Train(train, [&](const v1::TrainEvent& e) {
+      events.push_back(e);
+      if (e.phase() == v1::TRAIN_PHASE_CHECKPOINTING && e.epoch() >= 2) checkpointed = true;
+      return true;
+    });
+  });
+  ASSERT_TRUE(server::testing::Eventually([&] { return checkpointed.load(); }));
+  server->server().Shutdown(absl::Seconds(5));
+  server.reset();
+  server = StartOrDie(config);
+  run.join();
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->state(), v1::TRAIN_JOB_STATE_SUCCEEDED) << last->message();
+  EXPECT_EQ(last->epoch(), 30);
+  bool interrupted = false;
+  for (const v1::TrainEvent& e : events) {
+    EXPECT_EQ(e.job_id(), last->job_id());
+    if (e.phase() == v1::TRAIN_PHASE_INTERRUPTED) interrupted = true;
+  }
+  EXPECT_TRUE(interrupted) << "the job ended before the restart";
+  absl::StatusOr<std::vector<v1::TrainJob>> jobs = client->ListTrainJobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].restarts(), 1);
 }
 
 // Certificates made with the openssl tool: a CA, a server certificate for "ner.test" and a

@@ -389,5 +389,83 @@ TEST(ServerFaultTest, SigtermWhileBusyFinishesTheCallsInFlightWithinTheGrace) {
   EXPECT_THAT(ReadLog(log), HasSubstr("drained; bye"));
 }
 
+// --- kill -9 of the real server while it trains. ---
+
+// Starts the server binary on `root` (training on) at `port`; a stub once it is connected.
+std::unique_ptr<v1::NerService::Stub> StartTrainingServer(const std::string& root, int port,
+                                                          const std::string& log, pid_t* pid) {
+  *pid = SpawnServer({absl::StrCat("--listen_address=127.0.0.1:", port), "--model_root=" + root,
+                      "--data_root=" + root + "/data", "--default_model=tiny",
+                      "--intra_op_threads=1", "--train_threads=1", "--train_vocab=tiny/vocab.txt"},
+                     log);
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)))) {
+    return nullptr;
+  }
+  return v1::NerService::NewStub(channel);
+}
+
+TEST(ServerFaultTest, AJobKilledWithTheServerResumesAtTheNextStartToTheUninterruptedResult) {
+  const std::string root = testing::FreshModelRoot();
+  const int port = FreePort();
+  const std::string log = ::ner::testing::MakeTempDir("sigkill_training") + "/server.log";
+  std::string job_id;
+  int64_t snapshot_step = 0;
+  {
+    pid_t pid;
+    auto stub = StartTrainingServer(root, port, log, &pid);
+    ProcessGuard guard(pid);
+    ASSERT_NE(stub, nullptr) << ReadLog(log);
+    grpc::ClientContext context;
+    auto reader = stub->Train(&context, testing::SmallTrainRequest("killed", 30));
+    v1::TrainEvent event;
+    bool checkpointed = false;
+    while (!checkpointed && reader->Read(&event)) {
+      job_id = event.job_id();
+      checkpointed = event.phase() == v1::TRAIN_PHASE_CHECKPOINTING && event.epoch() >= 2;
+    }
+    ASSERT_TRUE(checkpointed) << ReadLog(log);
+    snapshot_step = event.step();
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);  // no drain, no last record: as an OOM kill
+    const int status = guard.Reap();
+    ASSERT_TRUE(WIFSIGNALED(status));
+    context.TryCancel();
+  }
+  absl::StatusOr<std::string> record =
+      model::ReadFileToString(root + "/jobs/" + job_id + "/job.pb");
+  ASSERT_TRUE(record.ok()) << record.status();
+  v1::TrainJob recorded;
+  ASSERT_TRUE(recorded.ParseFromString(*record));
+  EXPECT_FALSE(recorded.has_finished_at());
+
+  pid_t pid;
+  auto stub = StartTrainingServer(root, port, log, &pid);
+  ProcessGuard guard(pid);
+  ASSERT_NE(stub, nullptr) << ReadLog(log);
+  grpc::ClientContext watch_context;
+  v1::WatchTrainJobRequest watch;
+  watch.set_job_id(job_id);
+  testing::TrainStreamResult watched =
+      testing::ReadTrainEvents(stub->WatchTrainJob(&watch_context, watch));
+  ASSERT_TRUE(watched.status.ok()) << watched.status.error_message() << ReadLog(log);
+  const v1::TrainEvent& resumed = watched.events.back();
+  ASSERT_EQ(resumed.state(), v1::TRAIN_JOB_STATE_SUCCEEDED) << resumed.message() << ReadLog(log);
+  EXPECT_EQ(resumed.epoch(), 30);
+  for (const v1::TrainEvent& event : watched.events) {
+    if (event.phase() == v1::TRAIN_PHASE_TRAINING) EXPECT_GE(event.step(), snapshot_step);
+  }
+  EXPECT_THAT(ReadLog(log), HasSubstr("training job " + job_id + " resumed after a restart"));
+
+  // The same request run straight through ends at the same loss and dev F1 (one thread).
+  grpc::ClientContext context;
+  testing::TrainStreamResult straight =
+      testing::ReadTrainEvents(stub->Train(&context, testing::SmallTrainRequest("straight", 30)));
+  ASSERT_FALSE(straight.events.empty());
+  ASSERT_EQ(straight.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(resumed.loss(), straight.events.back().loss());
+  EXPECT_EQ(resumed.dev_f1(), straight.events.back().dev_f1());
+}
+
 }  // namespace
 }  // namespace ner::server

@@ -82,8 +82,20 @@ ServerConfig TestConfig() {
   return config;
 }
 
+std::string FreshModelRoot() {
+  const std::string root = ::ner::testing::MakeTempDir("server_models");
+  for (const char* part : {"tiny", "tiny2", "corrupt", "data"}) {
+    fs::copy(TestModelRoot() + "/" + part, root + "/" + part, fs::copy_options::recursive);
+  }
+  return root;
+}
+
 ServerConfig TrainingConfig() {
   ServerConfig config = TestConfig();
+  // Its own model root: job records (jobs/) outlive the server and are recovered by the next
+  // one on the same root.
+  config.model_root = FreshModelRoot();
+  config.data_root = config.model_root + "/data";
   config.training.vocab_path = "tiny/vocab.txt";  // relative to the model root
   config.training.threads = 1;
   return config;

@@ -36,7 +36,12 @@ absl::Status SaveTinyCheckpoint(const std::string& dir, uint64_t seed);
 // TestModelRoot(), data root its data/, default model "tiny".
 ServerConfig TestConfig();
 
-// TestConfig() with training on: random encoders take tiny/vocab.txt, jobs one LibTorch thread.
+// A new model root with a copy of TestModelRoot()'s checkpoints and data, for servers whose
+// state under the root (training jobs) must not meet another test's.
+std::string FreshModelRoot();
+
+// TestConfig() with training on, on a FreshModelRoot(): random encoders take tiny/vocab.txt,
+// jobs one LibTorch thread.
 ServerConfig TrainingConfig();
 
 // A small bilstm-crf Train request on the three documents of data/dev.jsonl (train and dev),
