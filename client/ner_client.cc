@@ -217,4 +217,13 @@ absl::StatusOr<v1::ModelInfo> NerClient::LoadModel(const std::string& name,
                                   });
 }
 
+absl::StatusOr<v1::ModelInfo> NerClient::UnloadModel(const std::string& name) {
+  v1::UnloadModelRequest request;
+  request.set_name(name);
+  return CallUnary<v1::ModelInfo>("UnloadModel",
+                                  [&](grpc::ClientContext* context, v1::ModelInfo* response) {
+                                    return stub_->UnloadModel(context, request, response);
+                                  });
+}
+
 }  // namespace ner::client

@@ -70,7 +70,8 @@ using ResultSink = std::function<absl::Status(BulkResult result)>;
 // after the retries of ClientOptions::retry: UNAVAILABLE and RESOURCE_EXHAUSTED are retried with
 // capped exponential backoff and jitter, every other code is returned at once. Unary calls are
 // idempotent on this API (LoadModel replaces under the same name, CancelTrainJob of a finished
-// job is a no-op) and are retried as a whole. Train is not idempotent; see Train().
+// job is a no-op; an UnloadModel whose answer was lost is NOT_FOUND when retried) and are retried
+// as a whole. Train is not idempotent; see Train().
 //
 // Thread-safe: one client (one channel) serves any number of threads.
 class NerClient {
@@ -147,6 +148,8 @@ class NerClient {
   absl::StatusOr<v1::ModelInfo> GetModel(const std::string& name);
   // Loads the checkpoint at `path` (under the server's model root) as `name`.
   absl::StatusOr<v1::ModelInfo> LoadModel(const std::string& name, const std::string& path);
+  // Stops serving `name` (not the default model); the model as it was, serving false.
+  absl::StatusOr<v1::ModelInfo> UnloadModel(const std::string& name);
 
  private:
   NerClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);

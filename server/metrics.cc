@@ -77,6 +77,8 @@ absl::string_view RpcMethodName(RpcMethod method) {
       return "GetModel";
     case RpcMethod::kLoadModel:
       return "LoadModel";
+    case RpcMethod::kUnloadModel:
+      return "UnloadModel";
   }
   return "unknown";
 }
@@ -281,11 +283,16 @@ void ServerMetrics::OnModelLoaded(const ServedModel& model, const ServedModel* r
   } else {
     model_loaded_.Increment();
   }
-  model_info_
-      .Add({{"name", model.name},
-            {"version", model.version},
-            {"variant", VariantOf(model)}})
+  model_info_.Add({{"name", model.name}, {"version", model.version}, {"variant", VariantOf(model)}})
       .Set(1);
+}
+
+void ServerMetrics::OnModelUnloaded(const ServedModel& model) {
+  absl::MutexLock lock(&mu_);
+  model_loaded_.Decrement();
+  const prometheus::Labels labels{
+      {"name", model.name}, {"version", model.version}, {"variant", VariantOf(model)}};
+  if (model_info_.Has(labels)) model_info_.Remove(&model_info_.Add(labels));
 }
 
 }  // namespace ner::server

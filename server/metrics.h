@@ -38,8 +38,9 @@ enum class RpcMethod {
   kListModels,
   kGetModel,
   kLoadModel,
+  kUnloadModel,
 };
-inline constexpr int kNumRpcMethods = 11;
+inline constexpr int kNumRpcMethods = 12;
 // The RPC's name as in the proto, e.g. "Recognize".
 absl::string_view RpcMethodName(RpcMethod method);
 
@@ -94,6 +95,7 @@ class ServerMetrics : public BatcherObserver, public ModelRegistryObserver {
 
   // ModelRegistryObserver.
   void OnModelLoaded(const ServedModel& model, const ServedModel* replaced) override;
+  void OnModelUnloaded(const ServedModel& model) override;
 
  private:
   prometheus::Counter* EntityCounter(absl::string_view type);

@@ -64,6 +64,9 @@ absl::Status ModelRegistryOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("default_model_name: ", s.message()));
   }
   if (self_test_text.empty()) return absl::InvalidArgumentError("self_test_text is empty");
+  if (max_models < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_models must be >= 1, got ", max_models));
+  }
   if (max_forward_tokens.has_value() && *max_forward_tokens < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_forward_tokens must be >= 0 (0 = the whole batch), got ", *max_forward_tokens));
@@ -158,6 +161,20 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> ModelRegistry::Build(
 absl::StatusOr<std::shared_ptr<const ServedModel>> ModelRegistry::Load(absl::string_view name,
                                                                        absl::string_view path) {
   absl::MutexLock load_lock(&load_mu_);
+  {
+    // Loads run one at a time, so the count cannot grow between this check and the swap.
+    absl::MutexLock lock(&mu_);
+    if (models_.count(std::string(name)) == 0 &&
+        static_cast<int>(models_.size()) >= options_.max_models) {
+      const absl::Status status = absl::ResourceExhaustedError(absl::StrCat(
+          "cannot load model '", name, "': ", models_.size(),
+          " models are serving, the most this server holds (--max_models); unload one or load "
+          "under a served name to replace it"));
+      LogWarning(status.message());
+      if (observer_ != nullptr) observer_->OnModelLoadFailed(name, status);
+      return status;
+    }
+  }
   absl::StatusOr<std::shared_ptr<const ServedModel>> built = Build(name, path);
   if (!built.ok()) {
     const absl::Status status = WithContext(built.status(), name);
@@ -176,6 +193,29 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> ModelRegistry::Load(absl::str
   if (observer_ != nullptr) observer_->OnModelLoaded(**built, replaced.get());
   // `replaced` is freed here, outside the lock, unless requests still hold it.
   return built;
+}
+
+absl::StatusOr<std::shared_ptr<const ServedModel>> ModelRegistry::Unload(absl::string_view name) {
+  if (name == options_.default_model_name) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "'", name,
+        "' is the default model and cannot be unloaded (readiness depends on it); load another "
+        "checkpoint under its name instead"));
+  }
+  absl::MutexLock load_lock(&load_mu_);
+  std::shared_ptr<const ServedModel> removed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = models_.find(std::string(name));
+    if (it == models_.end())
+      return absl::NotFoundError(absl::StrCat("no model named '", name, "'"));
+    removed = std::move(it->second);
+    models_.erase(it);
+  }
+  LogInfo(absl::StrCat("model '", name, "' version ", removed->version, " from '", removed->path,
+                       "' is unloaded"));
+  if (observer_ != nullptr) observer_->OnModelUnloaded(*removed);
+  return removed;
 }
 
 }  // namespace ner::server

@@ -45,6 +45,9 @@ struct ModelRegistryOptions {
   std::optional<int64_t> max_forward_tokens;
   // The name served when a request names no model.
   std::string default_model_name = "default";
+  // Most models served at once, >= 1: loading a further name is RESOURCE_EXHAUSTED (replacing
+  // a served name always works), so that clients cannot fill the memory with models.
+  int max_models = 16;
   // Recognised after loading and before serving; a model that fails it is not served.
   std::string self_test_text = "张三在北京大学工作。";
 
@@ -61,6 +64,8 @@ class ModelRegistryObserver {
   virtual void OnModelLoaded(const ServedModel& /*model*/, const ServedModel* /*replaced*/) {}
   // Loading `name` failed; what served before (if anything) still does.
   virtual void OnModelLoadFailed(absl::string_view /*name*/, const absl::Status& /*status*/) {}
+  // `model` no longer serves (Unload).
+  virtual void OnModelUnloaded(const ServedModel& /*model*/) {}
 };
 
 // The named models a server serves. Get() is a map lookup under a reader lock that copies a
@@ -81,9 +86,15 @@ class ModelRegistry {
   // under `name`, replacing a model of that name. On any failure the previous model (if any)
   // keeps serving and the error says what failed: INVALID_ARGUMENT (bad name or path, corrupt
   // checkpoint), PERMISSION_DENIED (path escapes the root), NOT_FOUND (no checkpoint there),
-  // INTERNAL (the self-test failed). Loads run one at a time; Get() is never blocked by one.
+  // INTERNAL (the self-test failed), RESOURCE_EXHAUSTED (a new name beyond max_models). Loads
+  // run one at a time; Get() is never blocked by one.
   absl::StatusOr<std::shared_ptr<const ServedModel>> Load(absl::string_view name,
                                                           absl::string_view path);
+
+  // Stops serving `name` and returns the model it served; requests holding it finish on it.
+  // NOT_FOUND for an unknown name, FAILED_PRECONDITION for the default model's name (readiness
+  // depends on it: replace it with Load instead). Waits for a load in progress.
+  absl::StatusOr<std::shared_ptr<const ServedModel>> Unload(absl::string_view name);
 
   // All models, sorted by name.
   std::vector<std::shared_ptr<const ServedModel>> List() const;

@@ -169,28 +169,48 @@ grpc::ServerUnaryReactor* NerService::GetModel(grpc::CallbackServerContext* cont
   return reactor;
 }
 
-grpc::ServerUnaryReactor* NerService::LoadModel(grpc::CallbackServerContext* context,
-                                                const v1::LoadModelRequest* request,
-                                                v1::ModelInfo* response) {
+grpc::ServerUnaryReactor* NerService::ChangeModels(
+    grpc::CallbackServerContext* context, RpcMethod method, v1::ModelInfo* response,
+    std::function<absl::StatusOr<std::shared_ptr<const ServedModel>>()> change, bool serving) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto scope = std::make_shared<RpcScope>(context_.metrics, context_.gate, RpcMethod::kLoadModel);
+  auto scope = std::make_shared<RpcScope>(context_.metrics, context_.gate, method);
   absl::Status s = scope->admission();
   if (s.ok()) s = Authorize(*context);
   if (!s.ok()) {
     reactor->Finish(scope->End(s));
     return reactor;
   }
-  // Loading reads and self-tests a checkpoint: seconds of blocking work, so not on this thread.
-  context_.blocking->Schedule([this, reactor, scope, request, response] {
-    absl::StatusOr<std::shared_ptr<const ServedModel>> model =
-        context_.registry->Load(request->name(), request->path());
-    if (model.ok()) {
-      *response = ToModelInfo(**model);
-      if (context_.on_models_changed) context_.on_models_changed();
-    }
-    reactor->Finish(scope->End(model.status()));
-  });
+  // A load reads and self-tests a checkpoint, an unload waits for a load in progress: seconds
+  // of blocking work, so not on this thread.
+  context_.blocking->Schedule(
+      [this, reactor, scope, response, serving, change = std::move(change)] {
+        absl::StatusOr<std::shared_ptr<const ServedModel>> model = change();
+        if (model.ok()) {
+          *response = ToModelInfo(**model);
+          response->set_serving(serving);
+          if (context_.on_models_changed) context_.on_models_changed();
+        }
+        reactor->Finish(scope->End(model.status()));
+      });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* NerService::LoadModel(grpc::CallbackServerContext* context,
+                                                const v1::LoadModelRequest* request,
+                                                v1::ModelInfo* response) {
+  return ChangeModels(
+      context, RpcMethod::kLoadModel, response,
+      [this, request] { return context_.registry->Load(request->name(), request->path()); },
+      /*serving=*/true);
+}
+
+grpc::ServerUnaryReactor* NerService::UnloadModel(grpc::CallbackServerContext* context,
+                                                  const v1::UnloadModelRequest* request,
+                                                  v1::ModelInfo* response) {
+  return ChangeModels(
+      context, RpcMethod::kUnloadModel, response,
+      [this, request] { return context_.registry->Unload(request->name()); },
+      /*serving=*/false);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* NerService::Train(

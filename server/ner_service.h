@@ -5,9 +5,11 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "ner/v1/ner.grpc.pb.h"
 #include "server/blocking_pool.h"
 #include "server/call_gate.h"
@@ -38,7 +40,7 @@ struct ServiceContext {
   std::function<void()> on_models_changed;
   // Training jobs; null = the training RPCs answer UNIMPLEMENTED.
   TrainJobManager* jobs = nullptr;
-  // When non-empty, Train, CancelTrainJob, Evaluate and LoadModel need the metadata
+  // When non-empty, Train, CancelTrainJob, Evaluate, LoadModel and UnloadModel need the metadata
   // "authorization: Bearer <auth_token>" (UNAUTHENTICATED otherwise).
   std::string auth_token;
 };
@@ -55,14 +57,15 @@ using NerServiceBase = v1::NerService::WithRawCallbackMethod_Recognize<
                             v1::NerService::WithCallbackMethod_ListModels<
                                 v1::NerService::WithCallbackMethod_GetModel<
                                     v1::NerService::WithCallbackMethod_LoadModel<
-                                        v1::NerService::Service>>>>>>>>>>>;
+                                        v1::NerService::WithCallbackMethod_UnloadModel<
+                                            v1::NerService::Service>>>>>>>>>>>>;
 
 // ner.v1.NerService on gRPC's callback API: no thread blocks per request. A handler validates
 // and prepares the request on the gRPC thread, queues its pieces and returns; the RPC is
 // finished by whichever thread completes it (a batcher worker, the blocking pool). Training
 // runs as background jobs (train_jobs.h); Train and WatchTrainJob stream their events.
-// Train, CancelTrainJob, Evaluate and LoadModel need the bearer token when one is configured.
-// Thread-safe.
+// Train, CancelTrainJob, Evaluate, LoadModel and UnloadModel need the bearer token when one is
+// configured. Thread-safe.
 class NerService final : public NerServiceBase {
  public:
   explicit NerService(ServiceContext context) : context_(std::move(context)) {}
@@ -86,6 +89,9 @@ class NerService final : public NerServiceBase {
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
                                       const v1::LoadModelRequest* request,
                                       v1::ModelInfo* response) override;
+  grpc::ServerUnaryReactor* UnloadModel(grpc::CallbackServerContext* context,
+                                        const v1::UnloadModelRequest* request,
+                                        v1::ModelInfo* response) override;
   // A v1::TrainRequest in, v1::TrainEvent messages out.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Train(grpc::CallbackServerContext* context,
                                                     const grpc::ByteBuffer* request) override;
@@ -105,6 +111,11 @@ class NerService final : public NerServiceBase {
  private:
   // OK when no token is configured or the call carries it; UNAUTHENTICATED otherwise.
   absl::Status Authorize(const grpc::CallbackServerContext& context) const;
+  // LoadModel and UnloadModel: after admission and the token, runs `change` on the blocking
+  // pool and finishes the call with the model it returns (ModelInfo.serving = `serving`).
+  grpc::ServerUnaryReactor* ChangeModels(
+      grpc::CallbackServerContext* context, RpcMethod method, v1::ModelInfo* response,
+      std::function<absl::StatusOr<std::shared_ptr<const ServedModel>>()> change, bool serving);
 
   const ServiceContext context_;
 };

@@ -46,8 +46,8 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("drain_grace must be >= 0, got ", absl::FormatDuration(drain_grace)));
   }
-  if (training.max_concurrent_jobs < 1 || training.threads < 1 ||
-      training.max_retained_jobs < 1 || training.max_epochs < 1) {
+  if (training.max_concurrent_jobs < 1 || training.threads < 1 || training.max_retained_jobs < 1 ||
+      training.max_epochs < 1) {
     return absl::InvalidArgumentError(
         "train_max_jobs, train_threads, train_max_epochs and the retained jobs must be >= 1");
   }
@@ -88,6 +88,7 @@ absl::StatusOr<ModelRegistryOptions> ServerConfig::RegistryOptions() const {
   options.load = *load;
   options.default_model_name = default_model_name;
   options.max_forward_tokens = max_forward_tokens;
+  options.max_models = max_models;
   return options;
 }
 
@@ -95,8 +96,8 @@ model::RuntimeOptions ServerConfig::ModelRuntimeOptions() const {
   model::RuntimeOptions options;
   // Each worker runs its batch on its own intra-op thread team; together they fill the cores
   // without oversubscribing them (docs/performance.md, "Threading").
-  options.intra_op_threads =
-      intra_op_threads.value_or(std::max(1, model::OnlineCores() / std::max(1, batcher.num_workers)));
+  options.intra_op_threads = intra_op_threads.value_or(
+      std::max(1, model::OnlineCores() / std::max(1, batcher.num_workers)));
   return options;
 }
 

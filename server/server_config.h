@@ -32,6 +32,8 @@ struct ServerConfig {
   std::optional<std::string> default_model_path;
   // The name requests without a model name are served by.
   std::string default_model_name = "default";
+  // Most models served at once (LoadModel of a further name is RESOURCE_EXHAUSTED), >= 1.
+  int max_models = 16;
   // "cpu", "cuda", "cuda:N" or "auto" (model/device.h).
   std::string device = "cpu";
   // Encoder dtype: "float32", "bfloat16" or "float16" (model/device.h).

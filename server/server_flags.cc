@@ -19,6 +19,9 @@ ABSL_FLAG(std::optional<std::string>, default_model, std::nullopt,
           "without one (NOT_SERVING until LoadModel loads --default_model_name).");
 ABSL_FLAG(std::string, default_model_name, "default",
           "Name of the model used when a request names none.");
+ABSL_FLAG(int, max_models, 16,
+          "Most models served at once; LoadModel (or a training job's promotion) of a further "
+          "name is RESOURCE_EXHAUSTED until UnloadModel frees one.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, cuda, cuda:N or auto.");
 ABSL_FLAG(std::string, encoder_dtype, "float32",
           "Encoder dtype: float32, bfloat16, float16, or auto (bfloat16 on a CPU with AMX-BF16, "
@@ -100,6 +103,7 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.data_root = absl::GetFlag(FLAGS_data_root);
   config.default_model_path = absl::GetFlag(FLAGS_default_model);
   config.default_model_name = absl::GetFlag(FLAGS_default_model_name);
+  config.max_models = absl::GetFlag(FLAGS_max_models);
   config.device = absl::GetFlag(FLAGS_device);
   config.encoder_dtype = absl::GetFlag(FLAGS_encoder_dtype);
   config.intra_op_threads = absl::GetFlag(FLAGS_intra_op_threads);

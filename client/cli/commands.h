@@ -36,6 +36,8 @@ absl::Status RunCancel(const std::vector<std::string>& args);
 absl::Status RunEvaluate(const std::vector<std::string>& args);
 absl::Status RunModels(const std::vector<std::string>& args);
 absl::Status RunLoad(const std::vector<std::string>& args);
+// `ner-client unload NAME`.
+absl::Status RunUnload(const std::vector<std::string>& args);
 
 // The client the global flags describe (--address, --token_file, --tls_*, --timeout,
 // --retries). `default_deadline` applies when --timeout is not given (nullopt = none: for

@@ -35,6 +35,7 @@ const std::vector<Command>& Commands() {
        cli::RunModels},
       {"load", "NAME PATH", "load a checkpoint (under the server's model root) as NAME",
        cli::RunLoad},
+      {"unload", "NAME", "stop serving the model NAME (not the default model)", cli::RunUnload},
   };
   return commands;
 }

@@ -1,4 +1,4 @@
-// `ner-client models` and `ner-client load NAME PATH`.
+// `ner-client models`, `ner-client load NAME PATH` and `ner-client unload NAME`.
 
 #include <cstdio>
 
@@ -64,6 +64,22 @@ absl::Status RunLoad(const std::vector<std::string>& args) {
               model->version().c_str(), model->variant().c_str(),
               absl::StrJoin(model->entity_types(), ",").c_str(), DevF1(*model).c_str(),
               model->path().c_str());
+  return absl::OkStatus();
+}
+
+absl::Status RunUnload(const std::vector<std::string>& args) {
+  if (args.size() != 1) return absl::InvalidArgumentError("usage: ner-client unload NAME");
+  // An unload waits for a load in progress: no deadline unless --timeout says so.
+  absl::StatusOr<std::unique_ptr<NerClient>> client = ClientFromFlags(std::nullopt);
+  if (!client.ok()) return client.status();
+  absl::StatusOr<v1::ModelInfo> model = (*client)->UnloadModel(args[0]);
+  if (!model.ok()) return model.status();
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", ToJson(*model).c_str());
+    return absl::OkStatus();
+  }
+  std::printf("unloaded %s: version %s, %s, from %s\n", model->name().c_str(),
+              model->version().c_str(), model->variant().c_str(), model->path().c_str());
   return absl::OkStatus();
 }
 

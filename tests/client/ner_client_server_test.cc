@@ -70,6 +70,12 @@ TEST(NerClientServerTest, EveryRpcThroughTheClientLibrary) {
   EXPECT_EQ(client->GetModel("nope").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(client->LoadModel("bad", "corrupt").status().code(),
             absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<v1::ModelInfo> unloaded = client->UnloadModel("second");
+  ASSERT_TRUE(unloaded.ok()) << unloaded.status();
+  EXPECT_EQ(unloaded->version(), loaded->version());
+  EXPECT_FALSE(unloaded->serving());
+  EXPECT_EQ(client->GetModel("second").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client->UnloadModel("default").status().code(), absl::StatusCode::kFailedPrecondition);
 
   // Evaluate needs the token: refused without it, and not retried.
   v1::EvaluateRequest evaluate;

@@ -25,8 +25,10 @@ struct RecordingObserver : ModelRegistryObserver {
   void OnModelLoadFailed(absl::string_view name, const absl::Status&) override {
     failed.push_back(std::string(name));
   }
+  void OnModelUnloaded(const ServedModel& model) override { unloaded.push_back(model.name); }
   std::vector<std::string> loaded;
   std::vector<std::string> failed;
+  std::vector<std::string> unloaded;
 };
 
 class ModelRegistryTest : public ::testing::Test {
@@ -98,6 +100,51 @@ TEST_F(ModelRegistryTest, RejectsBadNames) {
         << name;
   }
   EXPECT_TRUE(ValidateModelName("resume-v2.1_final").ok());
+}
+
+TEST_F(ModelRegistryTest, UnloadStopsServingAndRequestsInFlightKeepTheirModel) {
+  ASSERT_TRUE(registry_->Load("default", "tiny").ok());
+  const std::shared_ptr<const ServedModel> held = *registry_->Load("extra", "tiny2");
+  absl::StatusOr<std::shared_ptr<const ServedModel>> unloaded = registry_->Unload("extra");
+  ASSERT_TRUE(unloaded.ok()) << unloaded.status();
+  EXPECT_EQ(unloaded->get(), held.get());
+  EXPECT_EQ(registry_->Get("extra").status().code(), absl::StatusCode::kNotFound);
+  // A request that got the model before still runs on it.
+  absl::StatusOr<std::vector<std::vector<model::RecognizedEntity>>> entities =
+      held->recognizer->Recognize({"张三在北京大学工作。"});
+  EXPECT_TRUE(entities.ok()) << entities.status();
+  std::vector<std::string> names;
+  for (const auto& model : registry_->List()) names.push_back(model->name);
+  EXPECT_THAT(names, ElementsAre("default"));
+  EXPECT_THAT(observer_.unloaded, ElementsAre("extra"));
+
+  EXPECT_EQ(registry_->Unload("extra").status().code(), absl::StatusCode::kNotFound);
+  // The default model is replaced, never unloaded: readiness depends on it.
+  absl::Status refused = registry_->Unload("default").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("load another checkpoint"));
+  EXPECT_TRUE(registry_->HasDefaultModel());
+}
+
+TEST(ModelRegistryLimitTest, ANewNameBeyondMaxModelsIsRefusedUntilOneIsUnloaded) {
+  ModelRegistryOptions options;
+  options.model_root = testing::TestModelRoot();
+  options.max_models = 2;
+  RecordingObserver observer;
+  std::unique_ptr<ModelRegistry> registry = *ModelRegistry::Create(options, &observer);
+  ASSERT_TRUE(registry->Load("a", "tiny").ok());
+  ASSERT_TRUE(registry->Load("b", "tiny").ok());
+  absl::Status refused = registry->Load("c", "tiny").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("--max_models"));
+  EXPECT_THAT(observer.failed, ElementsAre("c"));
+  // Replacing a served name is always possible.
+  EXPECT_TRUE(registry->Load("b", "tiny2").ok());
+  ASSERT_TRUE(registry->Unload("a").ok());
+  EXPECT_TRUE(registry->Load("c", "tiny").ok());
+
+  options.max_models = 0;
+  EXPECT_EQ(ModelRegistry::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ModelRegistryTest, SwapIsAtomicForReaders) {

@@ -289,6 +289,30 @@ TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
   get.set_name("third");
   EXPECT_EQ(server->stub().GetModel(&missing_context, get, &got).error_code(),
             grpc::StatusCode::NOT_FOUND);
+
+  // Unloading: the name stops serving and leaves the metrics; the default model is refused.
+  EXPECT_EQ(server->Metric("ner_model_loaded"), 2);
+  auto unload = [&](const std::string& name, v1::ModelInfo* out) {
+    grpc::ClientContext context;
+    v1::UnloadModelRequest request;
+    request.set_name(name);
+    return server->stub().UnloadModel(&context, request, out);
+  };
+  v1::ModelInfo unloaded;
+  ASSERT_TRUE(unload("second", &unloaded).ok());
+  EXPECT_EQ(unloaded.name(), "second");
+  EXPECT_EQ(unloaded.version(), old_version);
+  EXPECT_FALSE(unloaded.serving());
+  EXPECT_EQ(server->Metric("ner_model_loaded"), 1);
+  EXPECT_THAT(server->MetricsText(), ::testing::Not(HasSubstr("name=\"second\"")));
+  grpc::ClientContext gone_context;
+  get.set_name("second");
+  EXPECT_EQ(server->stub().GetModel(&gone_context, get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(unload("second", &unloaded).error_code(), grpc::StatusCode::NOT_FOUND);
+  const grpc::Status refused = unload("default", &unloaded);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(server->registry().HasDefaultModel());
 }
 
 // One Recognize started asynchronously; `done` is notified with its `status`.

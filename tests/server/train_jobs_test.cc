@@ -365,7 +365,7 @@ TEST(TrainJobsTest, UnknownJobsAreNotFound) {
       grpc::StatusCode::NOT_FOUND);
 }
 
-TEST(TrainJobsTest, TheTokenGuardsTrainingEvaluationAndLoading) {
+TEST(TrainJobsTest, TheTokenGuardsTrainingEvaluationLoadingAndUnloading) {
   ServerConfig config = TrainingConfig();
   config.auth_token = "s3cret-token";
   // Everything the server logs from start to shutdown: the token must never be in it.
@@ -389,6 +389,13 @@ TEST(TrainJobsTest, TheTokenGuardsTrainingEvaluationAndLoading) {
     load.set_path("tiny2");
     v1::ModelInfo info;
     EXPECT_EQ(server->stub().LoadModel(&load_context, load, &info).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+
+    grpc::ClientContext unload_context;
+    with_token(unload_context, token);
+    v1::UnloadModelRequest unload;
+    unload.set_name("x");
+    EXPECT_EQ(server->stub().UnloadModel(&unload_context, unload, &info).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
 
     grpc::ClientContext eval_context;
