@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <tuple>
 #include <utility>
@@ -315,7 +316,16 @@ int TrainJobManager::Recover() {
     lock_fd_ = fd;
   }
 
+  // Unfinished records all count; of the finished ones only the newest max_retained_jobs are
+  // kept while reading, so that memory stays bounded however many old records (with their
+  // requests, inline datasets included) the directory holds.
+  using Key = std::tuple<int64_t, int32_t, std::string>;  // created_at, job id
+  auto key_of = [](const v1::TrainJob& job) {
+    return Key(job.created_at().seconds(), job.created_at().nanos(), job.job_id());
+  };
   std::vector<v1::TrainJob> records;
+  std::map<Key, v1::TrainJob> finished;
+  size_t records_found = 0;
   for (const fs::directory_entry& entry : fs::directory_iterator(jobs_dir, ec)) {
     const fs::path path = entry.path() / kRecordFile;
     if (!entry.is_directory() || !fs::exists(path)) continue;  // not a job of this server
@@ -333,16 +343,24 @@ int TrainJobManager::Recover() {
       LogWarning(absl::StrCat("training jobs: skipping '", path.string(), "': ", problem));
       continue;
     }
-    records.push_back(std::move(record));
+    ++records_found;
+    if (!IsFinalState(record.latest().state())) {
+      records.push_back(std::move(record));
+      continue;
+    }
+    Key key = key_of(record);
+    finished.emplace(std::move(key), std::move(record));
+    if (finished.size() > static_cast<size_t>(options_.max_retained_jobs)) {
+      finished.erase(finished.begin());
+    }
   }
+  for (auto& [key, record] : finished) records.push_back(std::move(record));
   if (ec) {
     LogWarning(
         absl::StrCat("training jobs: cannot list '", jobs_dir.string(), "': ", ec.message()));
   }
-  std::sort(records.begin(), records.end(), [](const v1::TrainJob& a, const v1::TrainJob& b) {
-    return std::make_tuple(a.created_at().seconds(), a.created_at().nanos(), a.job_id()) <
-           std::make_tuple(b.created_at().seconds(), b.created_at().nanos(), b.job_id());
-  });
+  std::sort(records.begin(), records.end(),
+            [&](const v1::TrainJob& a, const v1::TrainJob& b) { return key_of(a) < key_of(b); });
 
   int resumed = 0;
   int listed = 0;
@@ -428,9 +446,10 @@ int TrainJobManager::Recover() {
           absl::StrCat("training job ", job->id, ": cannot update its record: ", s.message()));
     }
   }
-  if (!records.empty()) {
-    LogInfo(absl::StrCat("training jobs: ", records.size(), " record(s) under ", jobs_dir.string(),
-                         ": ", listed, " finished, ", resumed, " resumed, ", abandoned.size(),
+  if (records_found > 0) {
+    LogInfo(absl::StrCat("training jobs: ", records_found, " record(s) under ", jobs_dir.string(),
+                         ": ", listed, " finished listed (", records_found - records.size(),
+                         " older ones not), ", resumed, " resumed, ", abandoned.size(),
                          " not resumed"));
   }
   return resumed;

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "model/file_util.h"
 #include "server/ner_server.h"
@@ -592,6 +593,29 @@ TEST(TrainJobsTest, RecordsLeftByACrashAreRecoveredOnceAndBadOnesSkipped) {
   const v1::TrainJob again = GetJob(*third, "job-crashed");
   EXPECT_EQ(again.latest().state(), v1::TRAIN_JOB_STATE_SUCCEEDED);
   EXPECT_EQ(again.restarts(), 1);
+}
+
+TEST(TrainJobsTest, OnlyTheNewestFinishedRecordsAreListedAgain) {
+  ServerConfig config = TrainingConfig();
+  config.training.max_retained_jobs = 2;
+  const absl::Time now = absl::Now();
+  for (int i = 1; i <= 4; ++i) {
+    WriteRecord(config.model_root,
+                RecordOf(absl::StrCat("job-old-", i), SmallTrainRequest("old"),
+                         i % 2 == 0 ? v1::TRAIN_JOB_STATE_SUCCEEDED : v1::TRAIN_JOB_STATE_FAILED,
+                         now - absl::Hours(10 - i)));
+  }
+  // Older than all of them, and unfinished: kept (and resumed) whatever its age.
+  WriteRecord(config.model_root, RecordOf("job-unfinished", SmallTrainRequest("unfinished", 1),
+                                          v1::TRAIN_JOB_STATE_RUNNING, now - absl::Hours(20)));
+  auto server = StartOrDie(config);
+  ASSERT_TRUE(Watch(*server, "job-unfinished").status.ok());
+  grpc::ClientContext context;
+  v1::ListTrainJobsResponse jobs;
+  ASSERT_TRUE(server->stub().ListTrainJobs(&context, v1::ListTrainJobsRequest(), &jobs).ok());
+  std::vector<std::string> ids;
+  for (const v1::TrainJob& job : jobs.jobs()) ids.push_back(job.job_id());
+  EXPECT_THAT(ids, ::testing::ElementsAre("job-old-4", "job-old-3", "job-unfinished"));
 }
 
 TEST(TrainJobsTest, WithResumingOffAnUnfinishedJobIsRecordedAsFailed) {
