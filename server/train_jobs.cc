@@ -375,6 +375,7 @@ int TrainJobManager::Recover() {
       job->created_at = FromTimestamp(record.created_at());
       job->restarts = record.restarts();
       v1::TrainEvent latest = record.latest();
+      latest.set_job_id(job->id);
       std::optional<absl::Time> finished_at;
       if (IsFinalState(latest.state())) {
         finished_at =
@@ -545,8 +546,8 @@ absl::Status TrainJobManager::WriteRecord(const Job& job, const v1::TrainEvent& 
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
-  const v1::TrainJob record =
-      ToTrainJob(job.request, job.created_at, job.restarts, latest, finished_at);
+  v1::TrainJob record = ToTrainJob(job.request, job.created_at, job.restarts, latest, finished_at);
+  record.set_job_id(job.id);  // what Recover() checks against the directory
   return model::WriteFileAtomically((fs::path(dir) / kRecordFile).string(),
                                     record.SerializeAsString());
 }
