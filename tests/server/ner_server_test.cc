@@ -437,6 +437,28 @@ TEST(NerServerTest, PiecesStillQueuedWhenTheGraceEndsAreDroppedAsUnavailable) {
   EXPECT_THAT(call->status.error_message(), HasSubstr("shut down before the task ran"));
 }
 
+// An evaluation still running when the grace ends is ended UNAVAILABLE (which the client
+// library retries on another replica), not left to gRPC's cancellation.
+TEST(NerServerTest, AnEvaluationStillRunningWhenTheGraceEndsEndsUnavailable) {
+  ServerConfig config = TestConfig();
+  config.batcher.max_queue_delay = absl::Seconds(30);
+  auto server = StartOrDie(config);
+  grpc::ClientContext context;
+  v1::EvaluateRequest request;
+  request.mutable_dataset()->set_path("dev.jsonl");
+  v1::EvaluateResponse response;
+  absl::Notification done;
+  grpc::Status status;
+  server->stub().async()->Evaluate(&context, &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") >= 1; }));
+  server->server().Shutdown(absl::Milliseconds(300));
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
 // The HTTP probes (/healthz, /readyz on the metrics port) answer what the gRPC health service
 // does, for deployments whose gRPC port speaks TLS.
 TEST(NerServerTest, HttpProbesFollowTheDefaultModelAndDraining) {
