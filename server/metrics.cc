@@ -152,6 +152,11 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                        .Help("Optimisation steps done by training jobs")
                        .Register(registry)
                        .Add({})),
+      train_jobs_resumed_(prometheus::BuildCounter()
+                              .Name("ner_train_jobs_resumed_total")
+                              .Help("Training jobs resumed after a server restart")
+                              .Register(registry)
+                              .Add({})),
       train_progress_(prometheus::BuildGauge()
                           .Name("ner_train_progress_ratio")
                           .Help("Share of the planned steps done by the latest training job")
@@ -245,6 +250,8 @@ void ServerMetrics::SetQueueCapacity(int64_t pieces) {
 void ServerMetrics::SetTrainJobsRunning(int64_t jobs) {
   train_jobs_running_.Set(static_cast<double>(jobs));
 }
+
+void ServerMetrics::TrainJobResumed() { train_jobs_resumed_.Increment(); }
 
 void ServerMetrics::TrainStepsDone(int64_t steps) {
   train_steps_.Increment(static_cast<double>(steps));

@@ -62,6 +62,7 @@ absl::string_view RpcMethodName(RpcMethod method);
 //   ner_model_info{name,version,variant}      1 per serving model version
 //   ner_train_jobs_running                    training jobs running
 //   ner_train_steps_total                     optimisation steps of training jobs
+//   ner_train_jobs_resumed_total              jobs resumed after a server restart
 //   ner_train_progress_ratio, ner_train_loss, ner_train_dev_f1   the latest job's progress
 //   ner_build_info{version}                   1, with the server's version
 // Thread-safe.
@@ -87,6 +88,7 @@ class ServerMetrics : public BatcherObserver, public ModelRegistryObserver {
   // Training jobs.
   void SetTrainJobsRunning(int64_t jobs);
   void TrainStepsDone(int64_t steps);
+  void TrainJobResumed();
   // The latest job's share of planned steps done, its loss (ignored when <= 0) and dev F1.
   void TrainProgress(double fraction, double loss, std::optional<double> dev_f1);
 
@@ -117,6 +119,7 @@ class ServerMetrics : public BatcherObserver, public ModelRegistryObserver {
   prometheus::Gauge& model_loaded_;
   prometheus::Gauge& train_jobs_running_;
   prometheus::Counter& train_steps_;
+  prometheus::Counter& train_jobs_resumed_;
   prometheus::Gauge& train_progress_;
   prometheus::Gauge& train_loss_;
   prometheus::Gauge& train_dev_f1_;

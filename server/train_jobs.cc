@@ -425,6 +425,7 @@ int TrainJobManager::Recover() {
       if (job->resume) {
         ++running_;
         ++resumed;
+        if (metrics_ != nullptr) metrics_->TrainJobResumed();
         StartLocked(job);
         LogInfo(absl::StrCat("training job ", job->id,
                              " resumed after a restart: ", job->request.output_model()));

@@ -570,6 +570,7 @@ TEST(TrainJobsTest, RecordsLeftByACrashAreRecoveredOnceAndBadOnesSkipped) {
       << watched.events.back().message();
   EXPECT_EQ(watched.events.back().epoch(), 2);
   EXPECT_EQ(GetJob(*server, "job-crashed").restarts(), 1);
+  EXPECT_EQ(server->Metric("ner_train_jobs_resumed_total"), 1);
   EXPECT_TRUE(server->registry().Get("crashed").ok());
 
   grpc::ClientContext list_context;
