@@ -131,8 +131,7 @@ absl::StatusOr<v1::TrainEvent> NerClient::FollowTrainJob(
     const bool awaiting_restart = restart_deadline.has_value() && absl::Now() < *restart_deadline &&
                                   (status.code() == absl::StatusCode::kUnavailable ||
                                    status.code() == absl::StatusCode::kCancelled);
-    if (!(IsRetryable(status) || awaiting_restart) ||
-        (failures >= options_.retry.max_attempts && !awaiting_restart)) {
+    if (!awaiting_restart && (!IsRetryable(status) || failures >= options_.retry.max_attempts)) {
       return GaveUp(status, failures);
     }
     WaitBeforeRetry("WatchTrainJob", failures, status);
