@@ -36,6 +36,16 @@ grpc::Status Call(TestServer& server, const v1::RecognizeRequest& request,
   return server.stub().Recognize(&context, request, response);
 }
 
+// LoadModel of the checkpoint at `path` under `name`.
+grpc::Status Load(TestServer& server, const std::string& name, const std::string& path,
+                  v1::ModelInfo* info) {
+  grpc::ClientContext context;
+  v1::LoadModelRequest request;
+  request.set_name(name);
+  request.set_path(path);
+  return server.stub().LoadModel(&context, request, info);
+}
+
 TEST(NerServerTest, EntitiesKeepTheOffsetInvariantOnMixedText) {
   auto server = StartOrDie(TestConfig());
   const std::vector<std::string> texts = {
@@ -255,30 +265,25 @@ TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
   EXPECT_GT(info.loaded_at().seconds(), 0);
   const std::string old_version = info.version();
 
-  auto load = [&](const std::string& name, const std::string& path, v1::ModelInfo* out) {
-    grpc::ClientContext context;
-    v1::LoadModelRequest request;
-    request.set_name(name);
-    request.set_path(path);
-    return server->stub().LoadModel(&context, request, out);
-  };
   auto version = [&] {
     v1::RecognizeResponse response;
     EXPECT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京。"}), &response).ok());
     return response.model_version();
   };
   v1::ModelInfo loaded;
-  grpc::Status status = load("default", "corrupt", &loaded);
+  grpc::Status status = Load(*server, "default", "corrupt", &loaded);
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(status.error_message(), HasSubstr("corrupt"));
   EXPECT_EQ(version(), old_version);  // the old model keeps serving
-  EXPECT_EQ(load("default", "../tiny", &loaded).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(load("default", "nothing-here", &loaded).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Load(*server, "default", "../tiny", &loaded).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Load(*server, "default", "nothing-here", &loaded).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 
-  ASSERT_TRUE(load("default", "tiny2", &loaded).ok());
+  ASSERT_TRUE(Load(*server, "default", "tiny2", &loaded).ok());
   EXPECT_NE(loaded.version(), old_version);
   EXPECT_EQ(version(), loaded.version());
-  ASSERT_TRUE(load("second", "tiny", &loaded).ok());
+  ASSERT_TRUE(Load(*server, "second", "tiny", &loaded).ok());
   grpc::ClientContext get_context;
   v1::GetModelRequest get;
   get.set_name("second");
@@ -348,12 +353,8 @@ TEST(NerServerTest, HealthFollowsTheDefaultModelAndDraining) {
   EXPECT_EQ(Call(*server, RecognizeRequestOf({"张三"}), &response).error_code(),
             grpc::StatusCode::UNAVAILABLE);
 
-  grpc::ClientContext context;
-  v1::LoadModelRequest load;
-  load.set_name("default");
-  load.set_path("tiny");
   v1::ModelInfo info;
-  ASSERT_TRUE(server->stub().LoadModel(&context, load, &info).ok());
+  ASSERT_TRUE(Load(*server, "default", "tiny", &info).ok());
   EXPECT_EQ(*CheckHealth(server->address(), "", absl::Seconds(5)), HealthState::kServing);
   EXPECT_EQ(*CheckHealth(server->address(), "ner.v1.NerService", absl::Seconds(5)),
             HealthState::kServing);
@@ -469,12 +470,8 @@ TEST(NerServerTest, HttpProbesFollowTheDefaultModelAndDraining) {
   EXPECT_EQ(*testing::HttpGet(port, "/healthz"), "ok\n");
   EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
 
-  grpc::ClientContext context;
-  v1::LoadModelRequest load;
-  load.set_name("default");
-  load.set_path("tiny");
   v1::ModelInfo info;
-  ASSERT_TRUE(server->stub().LoadModel(&context, load, &info).ok());
+  ASSERT_TRUE(Load(*server, "default", "tiny", &info).ok());
   EXPECT_EQ(*testing::HttpGet(port, "/readyz"), "ready\n");
   // `ner-server probe --address http://...` asks the same way.
   const std::string base = absl::StrCat("http://127.0.0.1:", port);
