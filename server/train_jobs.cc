@@ -2,14 +2,9 @@
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -21,7 +16,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "model/evaluator.h"
-#include "model/file_util.h"
 #include "model/intra_op_threads.h"
 #include "model/log.h"
 #include "model/train_config.h"
@@ -68,8 +62,6 @@ std::string NewJobId() {
                          static_cast<uint32_t>((*rng)()));
 }
 
-constexpr char kRecordFile[] = "job.pb";
-
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
@@ -87,12 +79,10 @@ TrainJobManager::TrainJobManager(TrainJobsOptions options, ModelRegistry* regist
     : options_(std::move(options)),
       registry_(registry),
       metrics_(metrics),
-      on_models_changed_(std::move(on_models_changed)) {}
+      on_models_changed_(std::move(on_models_changed)),
+      records_(options_.model_root) {}
 
-TrainJobManager::~TrainJobManager() {
-  Shutdown();
-  if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
-}
+TrainJobManager::~TrainJobManager() { Shutdown(); }
 
 absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& request) {
   absl::StatusOr<model::TrainConfig> config = ValidateTrainRequest(request, options_);
@@ -112,7 +102,8 @@ absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& requ
     }
     do {
       job->id = NewJobId();
-    } while (jobs_.count(job->id) > 0 || fs::exists(JobDir(job->id)));  // forgotten ones too
+    } while (jobs_.count(job->id) > 0 ||
+             fs::exists(records_.JobDir(job->id)));  // forgotten ones too
     {
       absl::MutexLock job_lock(&job->mu);
       job->latest.set_job_id(job->id);
@@ -134,10 +125,6 @@ void TrainJobManager::StartLocked(std::shared_ptr<Job> job) {
   ForgetOldJobsLocked();
   job->thread = std::thread([this, job] { Run(job); });
   if (metrics_ != nullptr) metrics_->SetTrainJobsRunning(running_);
-}
-
-std::string TrainJobManager::JobDir(absl::string_view job_id) const {
-  return (fs::path(options_.model_root) / "jobs" / std::string(job_id)).string();
 }
 
 void TrainJobManager::ForgetOldJobsLocked() {
@@ -223,11 +210,12 @@ void TrainJobManager::Unsubscribe(absl::string_view job_id, int64_t handle) {
 
 namespace {
 
-v1::TrainJob ToTrainJob(const v1::TrainRequest& request, absl::Time created_at, int restarts,
-                        const v1::TrainEvent& latest, std::optional<absl::Time> finished_at) {
+v1::TrainJob ToTrainJob(const std::string& id, const v1::TrainRequest& request,
+                        absl::Time created_at, int restarts, const v1::TrainEvent& latest,
+                        std::optional<absl::Time> finished_at) {
   v1::TrainJob out;
   out.set_restarts(restarts);
-  out.set_job_id(latest.job_id());
+  out.set_job_id(id);
   *out.mutable_request() = request;
   *out.mutable_latest() = latest;
   *out.mutable_created_at() = ToTimestamp(created_at);
@@ -248,7 +236,8 @@ absl::StatusOr<v1::TrainJob> TrainJobManager::Get(absl::string_view job_id) cons
     job = it->second;
   }
   absl::MutexLock lock(&job->mu);
-  return ToTrainJob(job->request, job->created_at, job->restarts, job->latest, job->finished_at);
+  return ToTrainJob(job->id, job->request, job->created_at, job->restarts, job->latest,
+                    job->finished_at);
 }
 
 std::vector<v1::TrainJob> TrainJobManager::List() const {
@@ -260,8 +249,8 @@ std::vector<v1::TrainJob> TrainJobManager::List() const {
   std::vector<v1::TrainJob> out;
   for (const std::shared_ptr<Job>& job : jobs) {
     absl::MutexLock lock(&job->mu);
-    out.push_back(
-        ToTrainJob(job->request, job->created_at, job->restarts, job->latest, job->finished_at));
+    out.push_back(ToTrainJob(job->id, job->request, job->created_at, job->restarts, job->latest,
+                             job->finished_at));
   }
   return out;
 }
@@ -281,93 +270,27 @@ absl::StatusOr<v1::TrainJob> TrainJobManager::Cancel(absl::string_view job_id) {
 }
 
 int TrainJobManager::Recover() {
-  const fs::path jobs_dir = fs::path(options_.model_root) / "jobs";
-  std::error_code ec;
-  fs::create_directories(jobs_dir, ec);
-  if (ec) {
-    LogInfo(absl::StrCat("training jobs: nothing recovered: cannot create '", jobs_dir.string(),
-                         "': ", ec.message()));
-    return 0;
-  }
-  const std::string lock_path = (jobs_dir / ".lock").string();
-  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    LogWarning(absl::StrCat("training jobs: nothing recovered: cannot open '", lock_path,
-                            "': ", std::strerror(errno)));
-    return 0;
-  }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    close(fd);
-    LogWarning(error == EWOULDBLOCK
-                   ? absl::StrCat("training jobs: another server holds '", lock_path,
-                                  "': it recovers the jobs under this model root; this one "
-                                  "runs only the jobs submitted to it")
-                   : absl::StrCat("training jobs: nothing recovered: cannot lock '", lock_path,
-                                  "': ", std::strerror(error)));
-    return 0;
-  }
   {
     absl::MutexLock lock(&mu_);
-    if (lock_fd_ >= 0 || shut_down_) {  // recovered already, or too late
-      close(fd);
-      return 0;
-    }
-    lock_fd_ = fd;
+    if (recovered_ || shut_down_) return 0;  // recovered already, or too late
+    recovered_ = true;
   }
-
-  // Unfinished records all count; of the finished ones only the newest max_retained_jobs are
-  // kept while reading, so that memory stays bounded however many old records (with their
-  // requests, inline datasets included) the directory holds.
-  using Key = std::tuple<int64_t, int32_t, std::string>;  // created_at, job id
-  auto key_of = [](const v1::TrainJob& job) {
-    return Key(job.created_at().seconds(), job.created_at().nanos(), job.job_id());
-  };
-  std::vector<v1::TrainJob> records;
-  std::map<Key, v1::TrainJob> finished;
-  size_t records_found = 0;
-  for (const fs::directory_entry& entry : fs::directory_iterator(jobs_dir, ec)) {
-    const fs::path path = entry.path() / kRecordFile;
-    if (!entry.is_directory() || !fs::exists(path)) continue;  // not a job of this server
-    absl::StatusOr<std::string> bytes = model::ReadFileToString(path.string());
-    v1::TrainJob record;
-    std::string problem;
-    if (!bytes.ok()) {
-      problem = std::string(bytes.status().message());
-    } else if (!record.ParseFromString(*bytes)) {
-      problem = "not a job record";
-    } else if (record.job_id() != entry.path().filename().string()) {
-      problem = absl::StrCat("the record is job '", record.job_id(), "'s, not this directory's");
-    }
-    if (!problem.empty()) {
-      LogWarning(absl::StrCat("training jobs: skipping '", path.string(), "': ", problem));
-      continue;
-    }
-    ++records_found;
-    if (!IsFinalState(record.latest().state())) {
-      records.push_back(std::move(record));
-      continue;
-    }
-    Key key = key_of(record);
-    finished.emplace(std::move(key), std::move(record));
-    if (finished.size() > static_cast<size_t>(options_.max_retained_jobs)) {
-      finished.erase(finished.begin());
-    }
+  if (absl::Status locked = records_.Lock(); !locked.ok()) {
+    LogWarning(absl::IsFailedPrecondition(locked)
+                   ? absl::StrCat("training jobs: ", locked.message(),
+                                  ": it recovers the jobs under this model root; this server "
+                                  "runs only the jobs submitted to it")
+                   : absl::StrCat("training jobs: nothing recovered: ", locked.message()));
+    return 0;
   }
-  for (auto& [key, record] : finished) records.push_back(std::move(record));
-  if (ec) {
-    LogWarning(
-        absl::StrCat("training jobs: cannot list '", jobs_dir.string(), "': ", ec.message()));
-  }
-  std::sort(records.begin(), records.end(),
-            [&](const v1::TrainJob& a, const v1::TrainJob& b) { return key_of(a) < key_of(b); });
+  TrainJobRecords::Scan scan = records_.ReadAll(options_.max_retained_jobs);
 
   int resumed = 0;
   int listed = 0;
-  std::vector<std::shared_ptr<Job>> abandoned;  // unfinished and not resumed: recorded FAILED
+  std::vector<v1::TrainJob> abandoned;  // unfinished and not resumed: recorded FAILED
   {
     absl::MutexLock lock(&mu_);
-    for (v1::TrainJob& record : records) {
+    for (v1::TrainJob& record : scan.jobs) {
       if (jobs_.count(record.job_id()) > 0) continue;
       auto job = std::make_shared<Job>();
       job->id = record.job_id();
@@ -413,7 +336,8 @@ int TrainJobManager::Recover() {
                            "; its checkpoints are under jobs/", job->id));
           latest.set_message(absl::StrCat("failed: ", latest.error().message()));
           finished_at = now;
-          abandoned.push_back(job);
+          abandoned.push_back(ToTrainJob(job->id, job->request, job->created_at, job->restarts,
+                                         latest, finished_at));
           LogWarning(absl::StrCat("training job ", job->id, ": ", latest.error().message()));
         }
       }
@@ -436,21 +360,16 @@ int TrainJobManager::Recover() {
     }
     ForgetOldJobsLocked();
   }
-  for (const std::shared_ptr<Job>& job : abandoned) {
-    v1::TrainEvent latest = LatestEvent(*job);
-    std::optional<absl::Time> finished_at;
-    {
-      absl::MutexLock lock(&job->mu);
-      finished_at = job->finished_at;
-    }
-    if (absl::Status s = WriteRecord(*job, latest, finished_at); !s.ok()) {
-      LogWarning(
-          absl::StrCat("training job ", job->id, ": cannot update its record: ", s.message()));
+  // Outside mu_: a file per job.
+  for (const v1::TrainJob& record : abandoned) {
+    if (absl::Status s = records_.Write(record); !s.ok()) {
+      LogWarning(absl::StrCat("training job ", record.job_id(),
+                              ": cannot update its record: ", s.message()));
     }
   }
-  if (records_found > 0) {
-    LogInfo(absl::StrCat("training jobs: ", records_found, " record(s) under ", jobs_dir.string(),
-                         ": ", listed, " finished listed (", records_found - records.size(),
+  if (scan.found > 0) {
+    LogInfo(absl::StrCat("training jobs: ", scan.found, " record(s) under ", records_.JobDir(""),
+                         ": ", listed, " finished listed (", scan.found - scan.jobs.size(),
                          " older ones not), ", resumed, " resumed, ", abandoned.size(),
                          " not resumed"));
   }
@@ -543,14 +462,8 @@ void TrainJobManager::Run(std::shared_ptr<Job> job) {
 
 absl::Status TrainJobManager::WriteRecord(const Job& job, const v1::TrainEvent& latest,
                                           std::optional<absl::Time> finished_at) const {
-  const std::string dir = JobDir(job.id);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create '", dir, "': ", ec.message()));
-  v1::TrainJob record = ToTrainJob(job.request, job.created_at, job.restarts, latest, finished_at);
-  record.set_job_id(job.id);  // what Recover() checks against the directory
-  return model::WriteFileAtomically((fs::path(dir) / kRecordFile).string(),
-                                    record.SerializeAsString());
+  return records_.Write(
+      ToTrainJob(job.id, job.request, job.created_at, job.restarts, latest, finished_at));
 }
 
 absl::Status TrainJobManager::RunTraining(Job& job) {
@@ -588,7 +501,7 @@ absl::Status TrainJobManager::RunTraining(Job& job) {
   }
   if (job.cancel.load()) return absl::CancelledError("cancelled before training began");
 
-  const std::string out_dir = JobDir(job.id);
+  const std::string out_dir = records_.JobDir(job.id);
   // A recovered job continues its own run where it has one (the snapshot holds the model, the
   // optimizer state and the hyper-parameters); else it starts from the request again.
   const bool resume = job.resume && fs::exists(fs::path(out_dir) / "last" / "trainer_state.json");

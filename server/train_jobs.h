@@ -19,6 +19,7 @@
 #include "ner/v1/ner.pb.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
+#include "server/train_job_records.h"
 
 namespace ner::server {
 
@@ -75,7 +76,8 @@ class TrainJobManager {
   // `on_models_changed` runs after a promotion.
   TrainJobManager(TrainJobsOptions options, ModelRegistry* registry, ServerMetrics* metrics,
                   std::function<void()> on_models_changed = {});
-  // Interrupts every running job and waits for it (Shutdown()).
+  // Interrupts every running job and waits for it (Shutdown()), then releases the model root's
+  // jobs.
   ~TrainJobManager();
 
   TrainJobManager(const TrainJobManager&) = delete;
@@ -123,7 +125,6 @@ class TrainJobManager {
   // Replaces the job's record: its request and times with `latest` as its state.
   absl::Status WriteRecord(const Job& job, const v1::TrainEvent& latest,
                            std::optional<absl::Time> finished_at) const;
-  std::string JobDir(absl::string_view job_id) const;
   // Records `event` as the job's latest and tells its listeners.
   void Publish(Job& job, v1::TrainEvent event);
   v1::TrainEvent LatestEvent(const Job& job) const;
@@ -141,7 +142,9 @@ class TrainJobManager {
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   int64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
-  int lock_fd_ = -1;  // jobs/.lock, held (flock) once Recover() took it
+  bool recovered_ ABSL_GUARDED_BY(mu_) = false;  // Recover() ran (it runs once)
+  // The jobs' records and directories; Recover() takes its lock.
+  TrainJobRecords records_;
 };
 
 }  // namespace ner::server

@@ -17,6 +17,7 @@
 #include "model/file_util.h"
 #include "server/ner_server.h"
 #include "server/proto_convert.h"
+#include "server/train_job_records.h"
 #include "server/train_request.h"
 #include "tests/server/server_test_util.h"
 
@@ -519,9 +520,7 @@ TEST(TrainJobsTest, AJobInterruptedByAShutdownResumesWhereItWasWhenTheServerRest
 
 // Writes a job record as a server would have left it.
 void WriteRecord(const std::string& model_root, const v1::TrainJob& job) {
-  const std::string dir = model_root + "/jobs/" + job.job_id();
-  fs::create_directories(dir);
-  ASSERT_TRUE(model::WriteFileAtomically(dir + "/job.pb", job.SerializeAsString()).ok());
+  ASSERT_TRUE(TrainJobRecords(model_root).Write(job).ok());
 }
 
 v1::TrainJob RecordOf(const std::string& job_id, const v1::TrainRequest& request,
