@@ -142,12 +142,8 @@ TEST(ServerFaultTest, DamagedCheckpointsAreRefusedAndTheOldModelKeepsServing) {
     fs::copy(TestModelRoot() + "/tiny", dir, fs::copy_options::recursive);
     damage.apply(dir);
 
-    grpc::ClientContext context;
-    v1::LoadModelRequest load;
-    load.set_name("default");
-    load.set_path(path);
     v1::ModelInfo info;
-    const grpc::Status status = server->stub().LoadModel(&context, load, &info);
+    const grpc::Status status = testing::CallLoadModel(*server, "default", path, &info);
     EXPECT_EQ(status.error_code(), damage.code) << status.error_message();
     EXPECT_THAT(status.error_message(), HasSubstr(damage.message));
     EXPECT_THAT(status.error_message(), HasSubstr(path));  // which checkpoint

@@ -10,41 +10,22 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "model/utf8.h"
-#include "server/health_probe.h"
 #include "tests/server/server_test_util.h"
-#include "tests/testing/process.h"
 
 namespace ner::server {
 namespace {
 
+using testing::CallLoadModel;
+using testing::CallRecognize;
 using testing::Eventually;
 using ::testing::HasSubstr;
 using testing::RecognizeRequestOf;
 using testing::StartOrDie;
 using testing::TestConfig;
 using testing::TestServer;
-
-grpc::Status Call(TestServer& server, const v1::RecognizeRequest& request,
-                  v1::RecognizeResponse* response,
-                  absl::Duration timeout = absl::InfiniteDuration()) {
-  grpc::ClientContext context;
-  if (timeout != absl::InfiniteDuration()) {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  }
-  return server.stub().Recognize(&context, request, response);
-}
-
-// LoadModel of the checkpoint at `path` under `name`.
-grpc::Status Load(TestServer& server, const std::string& name, const std::string& path,
-                  v1::ModelInfo* info) {
-  grpc::ClientContext context;
-  v1::LoadModelRequest request;
-  request.set_name(name);
-  request.set_path(path);
-  return server.stub().LoadModel(&context, request, info);
-}
 
 TEST(NerServerTest, EntitiesKeepTheOffsetInvariantOnMixedText) {
   auto server = StartOrDie(TestConfig());
@@ -55,7 +36,7 @@ TEST(NerServerTest, EntitiesKeepTheOffsetInvariantOnMixedText) {
       "e\u0301王五说：“华为公司在东南西北。”😀😀 12月3日",
       "ｈｅｌｌｏ　张三　ｗｏｒｌｄ。他和她去了中国。"};
   v1::RecognizeResponse response;
-  const grpc::Status status = Call(*server, RecognizeRequestOf(texts), &response);
+  const grpc::Status status = CallRecognize(*server, RecognizeRequestOf(texts), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.model_name(), "default");
   EXPECT_EQ(response.model_version(), (*server->registry().Get(""))->version);
@@ -89,7 +70,7 @@ TEST(NerServerTest, RecognizeEqualsTheOfflineRecognizer) {
   const std::vector<std::string> texts = {"张三在北京大学工作。", "李四去上海中国人民银行。",
                                           "王五说：“华为公司在东南西北！”", "", "ＡＢＣ"};
   v1::RecognizeResponse response;
-  ASSERT_TRUE(Call(*server, RecognizeRequestOf(texts), &response).ok());
+  ASSERT_TRUE(CallRecognize(*server, RecognizeRequestOf(texts), &response).ok());
   const std::shared_ptr<const ServedModel> model = *server->registry().Get("");
   const auto offline = model->recognizer->Recognize(texts);
   ASSERT_TRUE(offline.ok());
@@ -143,7 +124,7 @@ TEST(NerServerTest, LongTextEqualsItsPiecesRecognisedOneByOne) {
     text += "张三在北京大学工作，李四去上海中国人民银行。王五说：“华为公司在东南西北！”";
   }
   v1::RecognizeResponse response;
-  ASSERT_TRUE(Call(*server, RecognizeRequestOf({text}), &response).ok());
+  ASSERT_TRUE(CallRecognize(*server, RecognizeRequestOf({text}), &response).ok());
 
   const std::shared_ptr<const ServedModel> model = *server->registry().Get("");
   const model::PreparedDocument document = *model->recognizer->Prepare(text);
@@ -176,27 +157,32 @@ TEST(NerServerTest, BadRequestsFailAsAWholeAndTheServerGoesOn) {
   auto server = StartOrDie(config);
   v1::RecognizeResponse response;
 
-  grpc::Status status = Call(*server, RecognizeRequestOf({"张三", "ab\xe5\xbc"}), &response);
+  grpc::Status status =
+      CallRecognize(*server, RecognizeRequestOf({"张三", "ab\xe5\xbc"}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("document 1 (id \"d1\"): invalid UTF-8 at byte 2"));
-  EXPECT_EQ(Call(*server, RecognizeRequestOf({"a", "b", "c", "d"}), &response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
-  status = Call(*server, RecognizeRequestOf({std::string(65, 'x')}), &response);
+  EXPECT_EQ(
+      CallRecognize(*server, RecognizeRequestOf({"a", "b", "c", "d"}), &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  status = CallRecognize(*server, RecognizeRequestOf({std::string(65, 'x')}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("65 bytes"));
 
   v1::RecognizeRequest request = RecognizeRequestOf({"张三"});
   request.mutable_options()->set_model("nope");
-  EXPECT_EQ(Call(*server, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(CallRecognize(*server, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
   request.mutable_options()->set_model("default");
   request.mutable_options()->add_entity_types("MISC");
-  EXPECT_EQ(Call(*server, request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CallRecognize(*server, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   request.mutable_options()->clear_entity_types();
   request.mutable_options()->set_min_score(1.5f);
-  EXPECT_EQ(Call(*server, request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CallRecognize(*server, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 
   response.Clear();
-  ASSERT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京大学工作。", ""}), &response).ok());
+  ASSERT_TRUE(
+      CallRecognize(*server, RecognizeRequestOf({"张三在北京大学工作。", ""}), &response).ok());
   EXPECT_EQ(response.results_size(), 2);
   EXPECT_EQ(server->Metric("ner_requests_total{code=\"INVALID_ARGUMENT\",method=\"Recognize\"}"),
             5);
@@ -221,7 +207,8 @@ TEST(NerServerTest, FullQueueIsRejectedPromptly) {
 
   v1::RecognizeResponse response;
   const absl::Time start = absl::Now();
-  const grpc::Status status = Call(*server, RecognizeRequestOf({"北京", "上海"}), &response);
+  const grpc::Status status =
+      CallRecognize(*server, RecognizeRequestOf({"北京", "上海"}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));  // not after the first batch ran
 
@@ -236,8 +223,8 @@ TEST(NerServerTest, DeadlinePassingInTheQueueIsDeadlineExceeded) {
   auto server = StartOrDie(config);
   v1::RecognizeResponse response;
   const absl::Time start = absl::Now();
-  const grpc::Status status =
-      Call(*server, RecognizeRequestOf({"张三在北京。"}), &response, absl::Milliseconds(100));
+  const grpc::Status status = CallRecognize(*server, RecognizeRequestOf({"张三在北京。"}),
+                                            &response, absl::Milliseconds(100));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(700));
   // The server finished the call with the same code, once the queue saw it.
@@ -245,7 +232,7 @@ TEST(NerServerTest, DeadlinePassingInTheQueueIsDeadlineExceeded) {
     return server->Metric("ner_requests_total{code=\"DEADLINE_EXCEEDED\",method=\"Recognize\"}") ==
            1;
   })) << server->MetricsText();
-  EXPECT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京。"}), &response).ok());
+  EXPECT_TRUE(CallRecognize(*server, RecognizeRequestOf({"张三在北京。"}), &response).ok());
 }
 
 TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
@@ -267,23 +254,23 @@ TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
 
   auto version = [&] {
     v1::RecognizeResponse response;
-    EXPECT_TRUE(Call(*server, RecognizeRequestOf({"张三在北京。"}), &response).ok());
+    EXPECT_TRUE(CallRecognize(*server, RecognizeRequestOf({"张三在北京。"}), &response).ok());
     return response.model_version();
   };
   v1::ModelInfo loaded;
-  grpc::Status status = Load(*server, "default", "corrupt", &loaded);
+  grpc::Status status = CallLoadModel(*server, "default", "corrupt", &loaded);
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(status.error_message(), HasSubstr("corrupt"));
   EXPECT_EQ(version(), old_version);  // the old model keeps serving
-  EXPECT_EQ(Load(*server, "default", "../tiny", &loaded).error_code(),
+  EXPECT_EQ(CallLoadModel(*server, "default", "../tiny", &loaded).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Load(*server, "default", "nothing-here", &loaded).error_code(),
+  EXPECT_EQ(CallLoadModel(*server, "default", "nothing-here", &loaded).error_code(),
             grpc::StatusCode::NOT_FOUND);
 
-  ASSERT_TRUE(Load(*server, "default", "tiny2", &loaded).ok());
+  ASSERT_TRUE(CallLoadModel(*server, "default", "tiny2", &loaded).ok());
   EXPECT_NE(loaded.version(), old_version);
   EXPECT_EQ(version(), loaded.version());
-  ASSERT_TRUE(Load(*server, "second", "tiny", &loaded).ok());
+  ASSERT_TRUE(CallLoadModel(*server, "second", "tiny", &loaded).ok());
   grpc::ClientContext get_context;
   v1::GetModelRequest get;
   get.set_name("second");
@@ -320,185 +307,12 @@ TEST(NerServerTest, ModelsAreListedLoadedAndSwapped) {
   EXPECT_TRUE(server->registry().HasDefaultModel());
 }
 
-// One Recognize started asynchronously; `done` is notified with its `status`.
-struct PendingCall {
-  grpc::ClientContext context;
-  v1::RecognizeRequest request;
-  v1::RecognizeResponse response;
-  absl::Notification done;
-  grpc::Status status;
-};
-
-std::unique_ptr<PendingCall> StartRecognize(TestServer& server,
-                                            const std::vector<std::string>& texts) {
-  auto call = std::make_unique<PendingCall>();
-  call->request = RecognizeRequestOf(texts);
-  PendingCall* raw = call.get();
-  server.stub().async()->Recognize(&raw->context, &raw->request, &raw->response,
-                                   [raw](grpc::Status s) {
-                                     raw->status = std::move(s);
-                                     raw->done.Notify();
-                                   });
-  return call;
-}
-
-TEST(NerServerTest, HealthFollowsTheDefaultModelAndDraining) {
-  ServerConfig config = TestConfig();
-  config.default_model_path = std::nullopt;
-  auto server = StartOrDie(config);
-  EXPECT_EQ(*CheckHealth(server->address(), "", absl::Seconds(5)), HealthState::kNotServing);
-  // Alive without a model: liveness probes must not restart a server waiting for LoadModel.
-  EXPECT_EQ(*CheckHealth(server->address(), "liveness", absl::Seconds(5)), HealthState::kServing);
-  v1::RecognizeResponse response;
-  EXPECT_EQ(Call(*server, RecognizeRequestOf({"张三"}), &response).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
-
-  v1::ModelInfo info;
-  ASSERT_TRUE(Load(*server, "default", "tiny", &info).ok());
-  EXPECT_EQ(*CheckHealth(server->address(), "", absl::Seconds(5)), HealthState::kServing);
-  EXPECT_EQ(*CheckHealth(server->address(), "ner.v1.NerService", absl::Seconds(5)),
-            HealthState::kServing);
-
-  server->server().Shutdown(absl::Seconds(1));
-  absl::StatusOr<HealthState> after = CheckHealth(server->address(), "", absl::Seconds(1));
-  EXPECT_TRUE(!after.ok() || *after != HealthState::kServing);
-}
-
-TEST(NerServerTest, ShutdownDrainsCallsInFlight) {
-  ServerConfig config = TestConfig();
-  config.batcher.max_queue_delay = absl::Milliseconds(500);
-  auto server = StartOrDie(config);
-  auto call = StartRecognize(*server, {"张三在北京。", "李四"});
-  ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 2; }));
-  server->server().Shutdown(absl::Seconds(5));  // returns once the call is finished
-  ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  EXPECT_TRUE(call->status.ok()) << call->status.error_message();
-  EXPECT_EQ(call->response.results_size(), 2);
-  v1::RecognizeResponse late;
-  EXPECT_FALSE(Call(*server, RecognizeRequestOf({"张三"}), &late, absl::Seconds(2)).ok());
-}
-
-// While the server drains, a new call gets UNAVAILABLE (which clients retry on another replica)
-// even though gRPC has not shut down yet: the call admitted before still waits for its batch.
-TEST(NerServerTest, DrainingRefusesNewCallsWithUnavailableWhileTheAdmittedOnesFinish) {
-  ServerConfig config = TestConfig();
-  config.batcher.max_queue_delay = absl::Seconds(3);
-  auto server = StartOrDie(config);
-  auto call = StartRecognize(*server, {"张三在北京。"});
-  ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 1; }));
-  std::thread drain([&] { server->server().Shutdown(absl::Seconds(20)); });
-
-  // ListModels answers at once until the gate closes.
-  grpc::Status refused;
-  ASSERT_TRUE(Eventually([&] {
-    grpc::ClientContext list_context;
-    v1::ListModelsResponse models;
-    refused = server->stub().ListModels(&list_context, v1::ListModelsRequest(), &models);
-    return !refused.ok();
-  }));
-  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
-  EXPECT_THAT(refused.error_message(), HasSubstr("shutting down"));
-  EXPECT_FALSE(call->done.HasBeenNotified());  // still waiting for its batch
-  v1::RecognizeResponse late;
-  const grpc::Status late_status =
-      Call(*server, RecognizeRequestOf({"李四"}), &late, absl::Seconds(5));
-  EXPECT_EQ(late_status.error_code(), grpc::StatusCode::UNAVAILABLE) << late_status.error_message();
-  {
-    grpc::ClientContext stream_context;
-    auto stream = server->stub().RecognizeStream(&stream_context);
-    stream->WritesDone();
-    v1::RecognizeStreamResponse ignored;
-    while (stream->Read(&ignored)) {
-    }
-    const grpc::Status stream_status = stream->Finish();
-    EXPECT_EQ(stream_status.error_code(), grpc::StatusCode::UNAVAILABLE)
-        << stream_status.error_message();
-  }
-
-  ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
-  EXPECT_TRUE(call->status.ok()) << call->status.error_message();
-  EXPECT_EQ(call->response.results_size(), 1);
-  drain.join();
-}
-
-// The grace bounds the drain even when pieces would wait longer for their batch: they are
-// dropped, and their call ends UNAVAILABLE (retryable) rather than CANCELLED.
-TEST(NerServerTest, PiecesStillQueuedWhenTheGraceEndsAreDroppedAsUnavailable) {
-  ServerConfig config = TestConfig();
-  config.batcher.max_queue_delay = absl::Seconds(30);
-  auto server = StartOrDie(config);
-  auto call = StartRecognize(*server, {"张三在北京。"});
-  ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") == 1; }));
-  const absl::Time start = absl::Now();
-  server->server().Shutdown(absl::Milliseconds(300));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // not the 30 s batching delay
-  ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_EQ(call->status.error_code(), grpc::StatusCode::UNAVAILABLE)
-      << call->status.error_message();
-  EXPECT_THAT(call->status.error_message(), HasSubstr("shut down before the task ran"));
-}
-
-// An evaluation still running when the grace ends is ended UNAVAILABLE (which the client
-// library retries on another replica), not left to gRPC's cancellation.
-TEST(NerServerTest, AnEvaluationStillRunningWhenTheGraceEndsEndsUnavailable) {
-  ServerConfig config = TestConfig();
-  config.batcher.max_queue_delay = absl::Seconds(30);
-  auto server = StartOrDie(config);
-  grpc::ClientContext context;
-  v1::EvaluateRequest request;
-  request.mutable_dataset()->set_path("dev.jsonl");
-  v1::EvaluateResponse response;
-  absl::Notification done;
-  grpc::Status status;
-  server->stub().async()->Evaluate(&context, &request, &response, [&](grpc::Status s) {
-    status = std::move(s);
-    done.Notify();
-  });
-  ASSERT_TRUE(Eventually([&] { return server->Metric("ner_queue_depth") >= 1; }));
-  server->server().Shutdown(absl::Milliseconds(300));
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
-}
-
-// The HTTP probes (/healthz, /readyz on the metrics port) answer what the gRPC health service
-// does, for deployments whose gRPC port speaks TLS.
-TEST(NerServerTest, HttpProbesFollowTheDefaultModelAndDraining) {
-  ServerConfig config = TestConfig();
-  config.default_model_path = std::nullopt;
-  auto server = StartOrDie(config, /*metrics=*/true);
-  const int port = server->metrics_port();
-  EXPECT_EQ(*testing::HttpGet(port, "/healthz"), "ok\n");
-  EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
-
-  v1::ModelInfo info;
-  ASSERT_TRUE(Load(*server, "default", "tiny", &info).ok());
-  EXPECT_EQ(*testing::HttpGet(port, "/readyz"), "ready\n");
-  // `ner-server probe --address http://...` asks the same way.
-  const std::string base = absl::StrCat("http://127.0.0.1:", port);
-  std::string reason;
-  EXPECT_EQ(*CheckHttpHealth(base + "/readyz", absl::Seconds(5), &reason), HealthState::kServing);
-  EXPECT_EQ(reason, "ready");
-
-  server->server().Shutdown(absl::Seconds(1));
-  EXPECT_THAT(testing::HttpGet(port, "/healthz").status().message(), HasSubstr("503"));
-  EXPECT_THAT(testing::HttpGet(port, "/readyz").status().message(), HasSubstr("503"));
-  EXPECT_EQ(*CheckHttpHealth(base + "/healthz", absl::Seconds(5), &reason),
-            HealthState::kNotServing);
-  EXPECT_EQ(reason, "draining");
-  EXPECT_EQ(CheckHttpHealth("https://127.0.0.1:1/readyz", absl::Seconds(1)).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckHttpHealth(absl::StrCat("http://127.0.0.1:", ner::testing::FreePort(), "/readyz"),
-                            absl::Seconds(1))
-                .status()
-                .code(),
-            absl::StatusCode::kUnavailable);
-}
-
 TEST(NerServerTest, MetricsEndpointShowsTheSeries) {
   auto server = StartOrDie(TestConfig(), /*metrics=*/true);
   v1::RecognizeResponse response;
-  ASSERT_TRUE(
-      Call(*server, RecognizeRequestOf({"张三在北京大学工作。", "李四去上海。"}), &response).ok());
+  ASSERT_TRUE(CallRecognize(*server, RecognizeRequestOf({"张三在北京大学工作。", "李四去上海。"}),
+                            &response)
+                  .ok());
   absl::StatusOr<std::string> body = testing::HttpGet(server->metrics_port(), "/metrics");
   ASSERT_TRUE(body.ok()) << body.status();
   for (const char* series :

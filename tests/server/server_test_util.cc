@@ -1,6 +1,7 @@
 #include "tests/server/server_test_util.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <netinet/in.h>
@@ -202,6 +203,24 @@ v1::RecognizeRequest RecognizeRequestOf(const std::vector<std::string>& texts) {
     document->set_text(texts[i]);
   }
   return request;
+}
+
+grpc::Status CallRecognize(TestServer& server, const v1::RecognizeRequest& request,
+                           v1::RecognizeResponse* response, absl::Duration timeout) {
+  grpc::ClientContext context;
+  if (timeout != absl::InfiniteDuration()) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  return server.stub().Recognize(&context, request, response);
+}
+
+grpc::Status CallLoadModel(TestServer& server, const std::string& name, const std::string& path,
+                           v1::ModelInfo* info) {
+  grpc::ClientContext context;
+  v1::LoadModelRequest request;
+  request.set_name(name);
+  request.set_path(path);
+  return server.stub().LoadModel(&context, request, info);
 }
 
 bool Eventually(const std::function<bool()>& condition) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "ner/v1/ner.grpc.pb.h"
 #include "prometheus/registry.h"
 #include "server/metrics.h"
@@ -97,6 +98,15 @@ std::unique_ptr<TestServer> StartOrDie(const ServerConfig& config, bool metrics_
 
 // A RecognizeRequest with one document per text, ids "d0", "d1", ...
 v1::RecognizeRequest RecognizeRequestOf(const std::vector<std::string>& texts);
+
+// Recognize through `server`'s stub, with a deadline `timeout` from now unless infinite.
+grpc::Status CallRecognize(TestServer& server, const v1::RecognizeRequest& request,
+                           v1::RecognizeResponse* response,
+                           absl::Duration timeout = absl::InfiniteDuration());
+
+// LoadModel of the checkpoint at `path` (relative to the model root) as `name`.
+grpc::Status CallLoadModel(TestServer& server, const std::string& name, const std::string& path,
+                           v1::ModelInfo* info);
 
 // Polls `condition` every few milliseconds for up to 10 s; its last value.
 bool Eventually(const std::function<bool()>& condition);

@@ -79,12 +79,8 @@ TEST(TrainJobsTest, TrainStreamsProgressAndServesThePromotedModel) {
   }
   EXPECT_TRUE(found);
   // The job's checkpoint also loads by path, as any other.
-  grpc::ClientContext load_context;
-  v1::LoadModelRequest load;
-  load.set_name("by-path");
-  load.set_path(last.checkpoint_path());
   v1::ModelInfo loaded;
-  ASSERT_TRUE(server->stub().LoadModel(&load_context, load, &loaded).ok());
+  ASSERT_TRUE(testing::CallLoadModel(*server, "by-path", last.checkpoint_path(), &loaded).ok());
   EXPECT_EQ(loaded.variant(), "bilstm-crf");
   EXPECT_THAT(loaded.entity_types(), ::testing::ElementsAre("LOC", "ORG", "PER"));
 
