@@ -49,7 +49,7 @@ absl::Status ServerConfig::Validate() const {
   if (training.max_concurrent_jobs < 1 || training.threads < 1 || training.max_retained_jobs < 1 ||
       training.max_epochs < 1) {
     return absl::InvalidArgumentError(
-        "train_max_jobs, train_threads, train_max_epochs and the retained jobs must be >= 1");
+        "train_max_jobs, train_threads, train_max_epochs and train_retained_jobs must be >= 1");
   }
   if (tls_cert_file.empty() != tls_key_file.empty()) {
     return absl::InvalidArgumentError("tls_cert_file and tls_key_file go together");

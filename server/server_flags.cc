@@ -59,6 +59,12 @@ ABSL_FLAG(bool, train_resume_interrupted, true,
           "At start-up, resume the training jobs a previous server on this --model_root left "
           "unfinished (shutdown, crash) from their last epoch-end checkpoint; false = record "
           "them as FAILED.");
+ABSL_FLAG(int, train_retained_jobs, 64,
+          "Finished training jobs listed by ListTrainJobs/GetTrainJob (and listed again after a "
+          "restart); older ones are forgotten.");
+ABSL_FLAG(bool, train_prune_job_dirs, false,
+          "Delete a forgotten training job's directory under --model_root/jobs (its record and "
+          "checkpoints), unless a served model was loaded from it; false = keep them all.");
 ABSL_FLAG(int, train_threads, 1,
           "LibTorch threads of a training job (kept low so that serving keeps its cores).");
 ABSL_FLAG(int, train_max_epochs, 100, "Most epochs a Train request may ask for.");
@@ -122,6 +128,8 @@ absl::StatusOr<ServerConfig> ServerConfigFromFlags() {
   config.enable_training = absl::GetFlag(FLAGS_enable_training);
   config.training.max_concurrent_jobs = absl::GetFlag(FLAGS_train_max_jobs);
   config.training.resume_interrupted = absl::GetFlag(FLAGS_train_resume_interrupted);
+  config.training.max_retained_jobs = absl::GetFlag(FLAGS_train_retained_jobs);
+  config.training.prune_forgotten_jobs = absl::GetFlag(FLAGS_train_prune_job_dirs);
   config.training.threads = absl::GetFlag(FLAGS_train_threads);
   config.training.max_epochs = absl::GetFlag(FLAGS_train_max_epochs);
   config.training.max_train_documents = absl::GetFlag(FLAGS_train_max_documents);

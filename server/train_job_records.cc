@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/file_util.h"
 #include "model/log.h"
@@ -25,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kRecordFile[] = "job.pb";
+constexpr char kDeletingPrefix[] = ".deleting-";
 
 // The order of records: by creation time, then id (ids made in one second differ).
 using RecordKey = std::tuple<int64_t, int32_t, std::string>;
@@ -53,6 +55,26 @@ absl::Status TrainJobRecords::Write(const v1::TrainJob& job) const {
                                     job.SerializeAsString());
 }
 
+absl::Status TrainJobRecords::Remove(absl::string_view job_id) const {
+  const fs::path dir = JobDir(job_id);
+  const fs::path doomed = fs::path(model_root_) / "jobs" / absl::StrCat(kDeletingPrefix, job_id);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("no job directory '", dir.string(), "'"));
+  }
+  fs::rename(dir, doomed, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat("cannot rename '", dir.string(), "' to '",
+                                            doomed.string(), "': ", ec.message()));
+  }
+  fs::remove_all(doomed, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot delete '", doomed.string(), "': ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TrainJobRecords::Lock() {
   if (lock_fd_ >= 0) return absl::OkStatus();
   const fs::path jobs_dir = fs::path(model_root_) / "jobs";
@@ -76,6 +98,20 @@ absl::Status TrainJobRecords::Lock() {
     return absl::InternalError(absl::StrCat("cannot lock '", path, "': ", std::strerror(error)));
   }
   lock_fd_ = fd;
+  // Deletions that a crash interrupted (Remove): listed first, deleted after.
+  std::vector<fs::path> doomed;
+  for (fs::directory_iterator it(jobs_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (absl::StartsWith(it->path().filename().string(), kDeletingPrefix)) {
+      doomed.push_back(it->path());
+    }
+  }
+  for (const fs::path& path : doomed) {
+    fs::remove_all(path, ec);
+    if (ec) {
+      LogWarning(
+          absl::StrCat("training jobs: cannot delete '", path.string(), "': ", ec.message()));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -87,6 +123,7 @@ TrainJobRecords::Scan TrainJobRecords::ReadAll(int max_finished) const {
   if (!fs::exists(jobs_dir, ec)) return scan;  // no job has run under this root
   for (fs::directory_iterator it(jobs_dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::directory_entry& entry = *it;
+    if (absl::StartsWith(entry.path().filename().string(), ".")) continue;  // .lock, .deleting-*
     const fs::path path = entry.path() / kRecordFile;
     std::error_code entry_ec;
     if (!entry.is_directory(entry_ec) || !fs::exists(path, entry_ec)) continue;  // not a job's
@@ -112,6 +149,7 @@ TrainJobRecords::Scan TrainJobRecords::ReadAll(int max_finished) const {
     RecordKey key = KeyOf(record);
     finished.emplace(std::move(key), std::move(record));
     if (finished.size() > static_cast<size_t>(std::max(max_finished, 0))) {
+      scan.older_finished.push_back(finished.begin()->second.job_id());
       finished.erase(finished.begin());
     }
   }

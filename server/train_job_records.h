@@ -32,11 +32,16 @@ class TrainJobRecords {
   // directory), creating its directory.
   absl::Status Write(const v1::TrainJob& job) const;
 
+  // Deletes the job's directory, record and checkpoints: it is renamed to
+  // jobs/.deleting-<job_id> first, so that a crash part-way leaves no half job behind (the
+  // next Lock() finishes the deletion). NOT_FOUND when there is no such directory.
+  absl::Status Remove(absl::string_view job_id) const;
+
   // Takes the exclusive lock on <model_root>/jobs/.lock until destruction, creating the
-  // directory and the file. FAILED_PRECONDITION when another holder has it (another process,
-  // or another TrainJobRecords on the same root: flock locks belong to an open file); another
-  // error when the directory or the file cannot be made (a read-only model root). OK at once
-  // if this object holds it already.
+  // directory and the file, then finishes deletions a crash interrupted. FAILED_PRECONDITION
+  // when another holder has it (another process, or another TrainJobRecords on the same root:
+  // flock locks belong to an open file); another error when the directory or the file cannot
+  // be made (a read-only model root). OK at once if this object holds it already.
   absl::Status Lock();
   bool locked() const { return lock_fd_ >= 0; }
 
@@ -46,6 +51,8 @@ class TrainJobRecords {
     std::vector<v1::TrainJob> jobs;
     // Valid records found, counting the finished ones beyond max_finished.
     size_t found = 0;
+    // The ids of those finished ones beyond max_finished (not in `jobs`).
+    std::vector<std::string> older_finished;
   };
   // Reads the records under <model_root>/jobs, holding at most `max_finished` finished ones
   // in memory at a time (records carry their requests, inline datasets included). Records that

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -116,6 +117,7 @@ absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& requ
     StartLocked(job);
   }
   LogInfo(absl::StrCat("training job ", job->id, " started: ", request.output_model()));
+  PruneForgotten();
   return job->id;
 }
 
@@ -147,9 +149,37 @@ void TrainJobManager::ForgetOldJobsLocked() {
       continue;
     }
     if (job->thread.joinable()) job->thread.join();  // it has finished: returns at once
+    if (options_.prune_forgotten_jobs) forgotten_.push_back(*it);
     jobs_.erase(*it);
     it = order_.erase(it);
     --finished;
+  }
+}
+
+void TrainJobManager::PruneForgotten() {
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    ids.swap(forgotten_);
+  }
+  if (ids.empty()) return;
+  const std::vector<std::shared_ptr<const ServedModel>> served = registry_->List();
+  for (const std::string& id : ids) {
+    // Served paths are relative to the model root and normalised, as job directories are.
+    const std::string dir = absl::StrCat("jobs/", id);
+    const auto from_here = std::find_if(served.begin(), served.end(), [&](const auto& model) {
+      return model->path == dir || absl::StartsWith(model->path, dir + "/");
+    });
+    if (from_here != served.end()) {
+      LogInfo(absl::StrCat("training job ", id, " forgotten; its directory is kept: '",
+                           (*from_here)->name, "' serves ", (*from_here)->path));
+      continue;
+    }
+    if (absl::Status s = records_.Remove(id); s.ok()) {
+      LogInfo(absl::StrCat("training job ", id, " forgotten; its directory is deleted"));
+    } else if (!absl::IsNotFound(s)) {
+      LogWarning(absl::StrCat("training job ", id, ": cannot delete its directory: ", s.message()));
+    }
   }
 }
 
@@ -284,6 +314,10 @@ int TrainJobManager::Recover() {
     return 0;
   }
   TrainJobRecords::Scan scan = records_.ReadAll(options_.max_retained_jobs);
+  if (options_.prune_forgotten_jobs) {
+    absl::MutexLock lock(&mu_);
+    forgotten_.insert(forgotten_.end(), scan.older_finished.begin(), scan.older_finished.end());
+  }
 
   int resumed = 0;
   int listed = 0;
@@ -373,6 +407,7 @@ int TrainJobManager::Recover() {
                          " older ones not), ", resumed, " resumed, ", abandoned.size(),
                          " not resumed"));
   }
+  PruneForgotten();
   return resumed;
 }
 

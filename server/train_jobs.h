@@ -41,6 +41,10 @@ struct TrainJobsOptions {
   int max_concurrent_jobs = 1;
   // Finished jobs remembered for GetTrainJob/ListTrainJobs (oldest forgotten first), >= 1.
   int max_retained_jobs = 64;
+  // Whether a finished job's directory under <model_root>/jobs (its record and checkpoints) is
+  // deleted when the job is forgotten, at start-up or when a new job starts; a directory that a
+  // served model was loaded from is kept. Off: jobs/ keeps every job's checkpoints.
+  bool prune_forgotten_jobs = false;
   // LibTorch intra-op threads of a training thread, >= 1, so that serving keeps its cores.
   int threads = 1;
   // Limits of one request.
@@ -128,7 +132,11 @@ class TrainJobManager {
   // Records `event` as the job's latest and tells its listeners.
   void Publish(Job& job, v1::TrainEvent event);
   v1::TrainEvent LatestEvent(const Job& job) const;
+  // Forgets the oldest finished jobs beyond max_retained_jobs (queued in forgotten_ for
+  // PruneForgotten when pruning is on).
   void ForgetOldJobsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the directories of the jobs in forgotten_ that no served model comes from.
+  void PruneForgotten() ABSL_LOCKS_EXCLUDED(mu_);
 
   const TrainJobsOptions options_;
   ModelRegistry* const registry_;
@@ -142,7 +150,8 @@ class TrainJobManager {
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   int64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
-  bool recovered_ ABSL_GUARDED_BY(mu_) = false;  // Recover() ran (it runs once)
+  bool recovered_ ABSL_GUARDED_BY(mu_) = false;              // Recover() ran (it runs once)
+  std::vector<std::string> forgotten_ ABSL_GUARDED_BY(mu_);  // ids, to prune
   // The jobs' records and directories; Recover() takes its lock.
   TrainJobRecords records_;
 };

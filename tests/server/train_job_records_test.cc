@@ -88,6 +88,8 @@ TEST(TrainJobRecordsTest, KeepsEveryUnfinishedJobAndOnlyTheNewestFinishedOnes) {
   const TrainJobRecords::Scan scan = records.ReadAll(2);
   EXPECT_EQ(scan.found, 8u);
   EXPECT_THAT(Ids(scan), ElementsAre("job-old-running", "job-done-4", "job-done-5", "job-pending"));
+  EXPECT_THAT(scan.older_finished, ::testing::UnorderedElementsAre("job-done-0", "job-done-1",
+                                                                   "job-done-2", "job-done-3"));
   EXPECT_THAT(Ids(records.ReadAll(0)), ElementsAre("job-old-running", "job-pending"));
 }
 
@@ -133,6 +135,30 @@ TEST(TrainJobRecordsTest, OneHolderOfTheLockAtATime) {
   first.reset();  // releases it
   EXPECT_TRUE(second.Lock().ok());
   EXPECT_TRUE(second.locked());
+}
+
+TEST(TrainJobRecordsTest, RemoveDeletesAJobsDirectoryWhole) {
+  const std::string root = ::ner::testing::MakeTempDir("job_records");
+  TrainJobRecords records(root);
+  ASSERT_TRUE(records.Write(Record("job-a", v1::TRAIN_JOB_STATE_SUCCEEDED, absl::Now())).ok());
+  ASSERT_TRUE(records.Write(Record("job-b", v1::TRAIN_JOB_STATE_SUCCEEDED, absl::Now())).ok());
+  fs::create_directories(root + "/jobs/job-a/best");
+  std::ofstream(root + "/jobs/job-a/best/model.safetensors") << "weights";
+
+  ASSERT_TRUE(records.Remove("job-a").ok());
+  EXPECT_FALSE(fs::exists(root + "/jobs/job-a"));
+  EXPECT_FALSE(fs::exists(root + "/jobs/.deleting-job-a"));
+  EXPECT_THAT(Ids(records.ReadAll(10)), ElementsAre("job-b"));
+  EXPECT_TRUE(absl::IsNotFound(records.Remove("job-a")));
+
+  // A deletion cut short by a crash (renamed, not yet deleted) is finished by the next Lock(),
+  // and is never read as a job.
+  fs::create_directories(root + "/jobs/.deleting-job-c/last");
+  std::ofstream(root + "/jobs/.deleting-job-c/job.pb") << "half";
+  EXPECT_THAT(Ids(records.ReadAll(10)), ElementsAre("job-b"));
+  ASSERT_TRUE(records.Lock().ok());
+  EXPECT_FALSE(fs::exists(root + "/jobs/.deleting-job-c"));
+  EXPECT_TRUE(fs::exists(root + "/jobs/job-b/job.pb"));
 }
 
 TEST(TrainJobRecordsTest, AModelRootThatCannotHoldJobsIsAnErrorNotACrash) {

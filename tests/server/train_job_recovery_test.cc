@@ -214,6 +214,62 @@ TEST(TrainJobsTest, OnlyTheNewestFinishedRecordsAreListedAgain) {
   std::vector<std::string> ids;
   for (const v1::TrainJob& job : jobs.jobs()) ids.push_back(job.job_id());
   EXPECT_THAT(ids, ::testing::ElementsAre("job-old-4", "job-old-3", "job-unfinished"));
+  // Forgotten, not deleted: pruning is off by default.
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_TRUE(fs::exists(absl::StrCat(config.model_root, "/jobs/job-old-", i, "/job.pb")));
+  }
+}
+
+// Trains `request` to its end on `server`; its job id.
+std::string TrainToEnd(TestServer& server, const v1::TrainRequest& request) {
+  grpc::ClientContext context;
+  TrainStreamResult result = ReadTrainEvents(server.stub().Train(&context, request));
+  EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+  if (result.events.empty()) return "";
+  EXPECT_EQ(result.events.back().state(), v1::TRAIN_JOB_STATE_SUCCEEDED)
+      << result.events.back().message();
+  return result.events.back().job_id();
+}
+
+TEST(TrainJobsTest, PruningDeletesForgottenJobsDirectoriesButNotOnesAModelServesFrom) {
+  ServerConfig config = TrainingConfig();
+  config.training.max_retained_jobs = 1;
+  config.training.prune_forgotten_jobs = true;
+  const std::string jobs = config.model_root + "/jobs/";
+  const absl::Time now = absl::Now();
+  for (int i = 1; i <= 3; ++i) {
+    WriteRecord(config.model_root,
+                RecordOf(absl::StrCat("job-old-", i), SmallTrainRequest("old"),
+                         v1::TRAIN_JOB_STATE_SUCCEEDED, now - absl::Hours(10 - i)));
+  }
+  // The oldest job's checkpoint is what the server serves as its default model.
+  fs::copy(config.model_root + "/tiny", jobs + "job-old-1/best", fs::copy_options::recursive);
+  fs::create_directories(jobs + "job-old-2/best");
+  config.default_model_path = "jobs/job-old-1/best";
+  // A deletion a crash interrupted.
+  fs::create_directories(jobs + ".deleting-job-gone/best");
+
+  auto server = StartOrDie(config);
+  // At start-up: the newest finished job is listed, the older ones are forgotten; of those
+  // the served one keeps its directory.
+  EXPECT_TRUE(fs::exists(jobs + "job-old-1/best/model.safetensors"));
+  EXPECT_FALSE(fs::exists(jobs + "job-old-2"));
+  EXPECT_TRUE(fs::exists(jobs + "job-old-3/job.pb"));
+  EXPECT_FALSE(fs::exists(jobs + ".deleting-job-gone"));
+
+  // When a job starts: job-old-3 is forgotten and deleted once a second finished job exists.
+  const std::string first = TrainToEnd(*server, SmallTrainRequest("pruned", 1));
+  EXPECT_TRUE(fs::exists(jobs + "job-old-3/job.pb"));
+  const std::string second = TrainToEnd(*server, SmallTrainRequest("pruned", 1));
+  EXPECT_FALSE(fs::exists(jobs + "job-old-3"));
+  // The first job's model was replaced by the second's under "pruned": nothing serves from its
+  // directory any more, so the third start deletes it; the second one's is served.
+  EXPECT_TRUE(fs::exists(jobs + first + "/best"));
+  TrainToEnd(*server, SmallTrainRequest("other", 1));
+  EXPECT_FALSE(fs::exists(jobs + first));
+  EXPECT_TRUE(fs::exists(jobs + second + "/best"));
+  EXPECT_TRUE(fs::exists(jobs + "job-old-1/best/model.safetensors"));
+  EXPECT_TRUE(server->registry().Get("pruned").ok());
 }
 
 TEST(TrainJobsTest, WithResumingOffAnUnfinishedJobIsRecordedAsFailed) {
