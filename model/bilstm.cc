@@ -1,15 +1,15 @@
 #include "model/bilstm.h"
 
-#include <cstdint>
-#include <string>
-#include <tuple>
-#include <vector>
-
 #include <torch/autograd.h>
 #include <torch/nn/modules/rnn.h>
 #include <torch/nn/options/rnn.h>
 #include <torch/nn/utils/rnn.h>
 #include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "model/lstm_cpu.h"
 
@@ -67,7 +67,7 @@ struct BiLstmImpl::PackedWeights {
   std::vector<int64_t> versions;
   std::vector<float> wt[2];
   std::vector<float> bias[2];
-  std::vector<uint16_t> wt_bf16[2];  // empty unless packed for bf16 products on vectors
+  std::vector<uint16_t> wt_bf16[2];             // empty unless packed for bf16 products on vectors
   lstm_cpu::AlignedVector<uint16_t> wt_amx[2];  // empty unless packed for AMX tile products
 };
 
@@ -113,13 +113,15 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16, b
     for (int i = 0; i < 4; ++i) c.push_back(tensors[4 * d + i].contiguous());
     packed->wt[d].resize(static_cast<size_t>((input_dim_ + hidden_dim_) * gates));
     packed->bias[d].resize(static_cast<size_t>(gates));
-    lstm_cpu::PackDirection({c[0].data_ptr<float>(), c[1].data_ptr<float>(),
-                             c[2].data_ptr<float>(), c[3].data_ptr<float>()},
+    lstm_cpu::PackDirection({c[0].data_ptr<float>(), c[1].data_ptr<float>(), c[2].data_ptr<float>(),
+                             c[3].data_ptr<float>()},
                             input_dim_, hidden_dim_, packed->wt[d].data(), packed->bias[d].data());
     const int64_t width = input_dim_ + hidden_dim_;
     if (tiles) {
-      packed->wt_amx[d].resize(static_cast<size_t>(lstm_cpu::PackedAmxSize(width, gates)));
-      lstm_cpu::PackDirectionAmx(packed->wt[d].data(), width, gates, packed->wt_amx[d].data());
+      packed->wt_amx[d].resize(
+          static_cast<size_t>(lstm_cpu::PackedAmxSplitSize(input_dim_, hidden_dim_)));
+      lstm_cpu::PackDirectionAmxSplit(packed->wt[d].data(), input_dim_, hidden_dim_,
+                                      packed->wt_amx[d].data());
     } else if (bf16) {
       packed->wt_bf16[d].resize(static_cast<size_t>((width + 1) / 2 * 2 * gates));
       lstm_cpu::PackDirectionBf16(packed->wt[d].data(), width, gates, packed->wt_bf16[d].data());
@@ -130,7 +132,7 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16, b
 }
 
 torch::Tensor BiLstmImpl::InferenceForward(const torch::Tensor& input,
-                                          const torch::Tensor& lengths) {
+                                           const torch::Tensor& lengths) {
   const bool bf16 = bf16_products_.load();
   const bool tiles = bf16 && amx_products_.load();
   const std::shared_ptr<const PackedWeights> packed = Packed(bf16, tiles);

@@ -121,8 +121,8 @@ NER_AVX512_TARGET inline __m512 Reciprocal16(__m512 d) {
 }
 
 NER_AVX512_TARGET inline __m512 Sigmoid16(__m512 x) {
-  return Reciprocal16(_mm512_add_ps(Exp16(_mm512_sub_ps(_mm512_setzero_ps(), x)),
-                                    _mm512_set1_ps(1.0f)));
+  return Reciprocal16(
+      _mm512_add_ps(Exp16(_mm512_sub_ps(_mm512_setzero_ps(), x)), _mm512_set1_ps(1.0f)));
 }
 
 NER_AVX512_TARGET inline __m512 Tanh16(__m512 x) {
@@ -134,12 +134,12 @@ NER_AVX512_TARGET inline __mmask16 TailMask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-NER_AVX512_TARGET void StepRowAvx512(int64_t hidden, const float* rec, const float* bias,
-                                     float* c, float* h, float* out) {
+NER_AVX512_TARGET void StepRowAvx512(int64_t hidden, const float* rec, const float* bias, float* c,
+                                     float* h, float* out) {
   for (int64_t j = 0; j < hidden; j += 16) {
     const __mmask16 m = TailMask(hidden - j);
-    const __m512 i_pre = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + j),
-                                       _mm512_maskz_loadu_ps(m, bias + j));
+    const __m512 i_pre =
+        _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + j), _mm512_maskz_loadu_ps(m, bias + j));
     const __m512 f_pre = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + hidden + j),
                                        _mm512_maskz_loadu_ps(m, bias + hidden + j));
     const __m512 g_pre = _mm512_add_ps(_mm512_maskz_loadu_ps(m, rec + 2 * hidden + j),
@@ -192,9 +192,9 @@ typedef float Vec16 __attribute__((vector_size(64), aligned(4)));
 // out[R, 64] (columns g0 .. g0 + 63 of rows 0 .. R-1) = x[R, K] · wt[K, G] (the same columns):
 // the R x 4 accumulators stay in registers while k runs, so wt is read once per R rows.
 template <int R>
-__attribute__((always_inline)) inline void MatMulBlock(const float* x, int64_t ldx,
-                                                       const float* wt, int64_t k_dim,
-                                                       int64_t g_dim, int64_t g0, float* out) {
+__attribute__((always_inline)) inline void MatMulBlock(const float* x, int64_t ldx, const float* wt,
+                                                       int64_t k_dim, int64_t g_dim, int64_t g0,
+                                                       float* out) {
   Vec16 acc[R][4];
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < 4; ++c) acc[r][c] = Vec16{};
@@ -237,10 +237,17 @@ NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const fl
     const float* xr = x + r0 * ldx;
     float* o = out + r0 * g_dim;
     switch (n - r0) {
-      case 1: MatMulBlock<1>(xr, ldx, wt, k_dim, g_dim, g0, o); break;
-      case 2: MatMulBlock<2>(xr, ldx, wt, k_dim, g_dim, g0, o); break;
-      case 3: MatMulBlock<3>(xr, ldx, wt, k_dim, g_dim, g0, o); break;
-      default: break;
+      case 1:
+        MatMulBlock<1>(xr, ldx, wt, k_dim, g_dim, g0, o);
+        break;
+      case 2:
+        MatMulBlock<2>(xr, ldx, wt, k_dim, g_dim, g0, o);
+        break;
+      case 3:
+        MatMulBlock<3>(xr, ldx, wt, k_dim, g_dim, g0, o);
+        break;
+      default:
+        break;
     }
   }
   // Columns past the last multiple of 64 (hidden sizes that are not multiples of 16).
@@ -257,24 +264,21 @@ NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const fl
 // ones still running at step s are always its first `active` entries and keep their state rows.
 // Each row of `xh` holds [x_t, h] (D + H values): one product with [W_ih W_hh]^T gives both the
 // input and the recurrent part of the gates, and no [B, T, 4H] projection is ever materialised
-// (at batch 64 it would be ~40 MB of fresh pages per forward).
+// (at batch 64 it would be ~40 MB of fresh pages per forward). Float32 or bf16 products on
+// vectors; RunDirectionTiles for AMX tiles.
 void RunDirection(bool backward, const float* input, int64_t input_dim,
-                  const PackedDirection& weights,
-                  const int64_t* lengths, const std::vector<int64_t>& order, int64_t batch,
-                  int64_t steps, int64_t hidden, float* out) {
+                  const PackedDirection& weights, const int64_t* lengths,
+                  const std::vector<int64_t>& order, int64_t batch, int64_t steps, int64_t hidden,
+                  float* out) {
   const int64_t gates = 4 * hidden;
   const int64_t width = input_dim + hidden;
   std::vector<float> xh(static_cast<size_t>(batch * width), 0.0f);  // h starts at zero
   std::vector<float> c(static_cast<size_t>(batch * hidden), 0.0f);
-  // bf16 products: the rows of xh rounded to bf16 pairs before each product. AMX tiles read and
-  // write rows in blocks of 16, and k's in blocks of 16 pairs.
-  const bool tiles = weights.wt_amx != nullptr;
-  const bool bf16_products = weights.wt_bf16 != nullptr || tiles;
-  const int64_t rows = tiles ? bf16::RoundUp16(batch) : batch;
-  const int64_t pairs = tiles ? bf16::RoundUp16((width + 1) / 2) : (width + 1) / 2;
-  AlignedVector<float> rec(static_cast<size_t>(rows * gates));
-  AlignedVector<uint32_t> xh_bf16(bf16_products ? static_cast<size_t>(rows * pairs) : 0, 0u);
-  const bf16::TileScope tile_scope(tiles);
+  // bf16 products: the rows of xh rounded to bf16 pairs before each product.
+  const bool bf16_products = weights.wt_bf16 != nullptr;
+  const int64_t pairs = (width + 1) / 2;
+  AlignedVector<float> rec(static_cast<size_t>(batch * gates));
+  AlignedVector<uint32_t> xh_bf16(bf16_products ? static_cast<size_t>(batch * pairs) : 0, 0u);
   const StepRowFn step_row = Avx512Gates() ? StepRowAvx512 : StepRow;
   const int64_t out_offset = backward ? hidden : 0;
   int64_t active = batch;
@@ -289,13 +293,7 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
     }
     if (bf16_products) {
       bf16::RoundRows(xh.data(), width, active, xh_bf16.data(), pairs);
-      if (tiles) {
-        bf16::MatMulTiles(xh_bf16.data(), pairs, active, weights.wt_amx, pairs / 16, gates,
-                          rec.data());
-      } else {
-        bf16::MatMulVectors(xh_bf16.data(), pairs, active, weights.wt_bf16, pairs, gates,
-                            rec.data());
-      }
+      bf16::MatMulVectors(xh_bf16.data(), pairs, active, weights.wt_bf16, pairs, gates, rec.data());
     } else {
       MatMul(xh.data(), width, active, weights.wt, width, gates, rec.data());
     }
@@ -303,7 +301,74 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
       const int64_t b = order[r];
       const int64_t t = backward ? lengths[b] - 1 - s : s;
       step_row(hidden, rec.data() + r * gates, weights.bias, c.data() + r * hidden,
-              xh.data() + r * width + input_dim, out + (b * steps + t) * 2 * hidden + out_offset);
+               xh.data() + r * width + input_dim, out + (b * steps + t) * 2 * hidden + out_offset);
+    }
+  }
+}
+
+// RunDirection on AMX tiles (weights.wt_amx: PackDirectionAmxSplit's layout). A step's tile
+// product is bound by streaming its weight tiles from L2, not by its rows (16 rows cost what
+// one does), so the input half of the gates is computed for `chunk` steps of every running
+// sequence in one product, W_ih's tiles streamed once for all of them; each step then adds its
+// recurrent half h · W_hh^T onto its rows of that chunk (the tiles start from them) and runs the
+// gates. `pre` holds a chunk, sequence-major: row r * chunk + j is sequence order[r] at step
+// s0 + j, so a step's rows are `chunk` rows apart. Each value is the same function of its own
+// sequence whatever the batch: a sequence gets the same bits alone as in a batch.
+void RunDirectionTiles(bool backward, const float* input, int64_t input_dim,
+                       const PackedDirection& weights, const int64_t* lengths,
+                       const std::vector<int64_t>& order, int64_t batch, int64_t steps,
+                       int64_t hidden, float* out) {
+  const int64_t gates = 4 * hidden;
+  const int64_t rows = bf16::RoundUp16(batch);
+  // Enough steps that a chunk's product has ~512 rows to share W_ih's stream, few enough that
+  // `pre` (rows * chunk * 4H floats: 1 MB at H = 128) stays in L2.
+  const int64_t chunk = std::clamp<int64_t>(512 / rows, 4, 16);
+  const int64_t in_pairs = bf16::RoundUp16((input_dim + 1) / 2);
+  const int64_t h_pairs = bf16::RoundUp16((hidden + 1) / 2);
+  const uint16_t* wt_ih = weights.wt_amx;
+  const uint16_t* wt_hh = weights.wt_amx + PackedAmxSize(input_dim, gates);
+  std::vector<float> x_chunk(static_cast<size_t>(batch * chunk * input_dim));
+  AlignedVector<uint32_t> x_bf16(static_cast<size_t>(rows * chunk * in_pairs), 0u);
+  AlignedVector<float> pre(static_cast<size_t>(rows * chunk * gates), 0.0f);
+  std::vector<float> h(static_cast<size_t>(rows * hidden), 0.0f);  // states start at zero
+  std::vector<float> c(static_cast<size_t>(rows * hidden), 0.0f);
+  AlignedVector<uint32_t> h_bf16(static_cast<size_t>(rows * h_pairs), 0u);
+  AlignedVector<float> rec(static_cast<size_t>(rows * gates));
+  const bf16::TileScope tile_scope(true);
+  const StepRowFn step_row = Avx512Gates() ? StepRowAvx512 : StepRow;
+  const int64_t out_offset = backward ? hidden : 0;
+  int64_t active = batch;
+  const int64_t longest = lengths[order[0]];
+  for (int64_t s0 = 0; s0 < longest; s0 += chunk) {
+    while (active > 0 && lengths[order[active - 1]] <= s0) --active;
+    for (int64_t r = 0; r < active; ++r) {
+      const int64_t b = order[r];
+      for (int64_t j = 0; j < chunk; ++j) {
+        float* x = x_chunk.data() + (r * chunk + j) * input_dim;
+        const int64_t s = s0 + j;
+        if (s < lengths[b]) {
+          const int64_t t = backward ? lengths[b] - 1 - s : s;
+          std::memcpy(x, input + (b * steps + t) * input_dim,
+                      sizeof(float) * static_cast<size_t>(input_dim));
+        } else {
+          std::memset(x, 0, sizeof(float) * static_cast<size_t>(input_dim));  // ended
+        }
+      }
+    }
+    bf16::RoundRows(x_chunk.data(), input_dim, active * chunk, x_bf16.data(), in_pairs);
+    bf16::MatMulTiles(x_bf16.data(), in_pairs, active * chunk, wt_ih, in_pairs / 16, gates,
+                      pre.data());
+    for (int64_t s = s0; s < std::min(s0 + chunk, longest); ++s) {
+      while (active > 0 && lengths[order[active - 1]] <= s) --active;
+      bf16::RoundRows(h.data(), hidden, active, h_bf16.data(), h_pairs);
+      bf16::MatMulTiles(h_bf16.data(), h_pairs, active, wt_hh, h_pairs / 16, gates, rec.data(),
+                        pre.data() + (s - s0) * gates, chunk * gates);
+      for (int64_t r = 0; r < active; ++r) {
+        const int64_t b = order[r];
+        const int64_t t = backward ? lengths[b] - 1 - s : s;
+        step_row(hidden, rec.data() + r * gates, weights.bias, c.data() + r * hidden,
+                 h.data() + r * hidden, out + (b * steps + t) * 2 * hidden + out_offset);
+      }
     }
   }
 }
@@ -326,11 +391,10 @@ void BiLstmInference(const float* input, int64_t input_dim, const PackedDirectio
                      const PackedDirection& backward, const int64_t* lengths, int64_t batch,
                      int64_t steps, int64_t hidden, float* out) {
   if (batch <= 0) return;
-  TORCH_CHECK((forward.wt_bf16 == nullptr && backward.wt_bf16 == nullptr) ||
-                  Bf16ProductsSupported(),
-              "lstm_cpu: bf16 products need a CPU with AVX512-BF16");
-  TORCH_CHECK((forward.wt_amx == nullptr && backward.wt_amx == nullptr) ||
-                  AmxProductsSupported(),
+  TORCH_CHECK(
+      (forward.wt_bf16 == nullptr && backward.wt_bf16 == nullptr) || Bf16ProductsSupported(),
+      "lstm_cpu: bf16 products need a CPU with AVX512-BF16");
+  TORCH_CHECK((forward.wt_amx == nullptr && backward.wt_amx == nullptr) || AmxProductsSupported(),
               "lstm_cpu: tile products need a CPU and OS with AMX-BF16");
   TORCH_CHECK(reinterpret_cast<uintptr_t>(forward.wt_amx) % 64 == 0 &&
                   reinterpret_cast<uintptr_t>(backward.wt_amx) % 64 == 0,
@@ -352,8 +416,9 @@ void BiLstmInference(const float* input, int64_t input_dim, const PackedDirectio
   // other otherwise.
   at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
     for (int64_t direction = begin; direction < end; ++direction) {
-      RunDirection(direction == 1, input, input_dim, direction == 1 ? backward : forward,
-                   lengths, order, batch, steps, hidden, out);
+      const PackedDirection& weights = direction == 1 ? backward : forward;
+      (weights.wt_amx != nullptr ? RunDirectionTiles : RunDirection)(
+          direction == 1, input, input_dim, weights, lengths, order, batch, steps, hidden, out);
     }
   });
 }

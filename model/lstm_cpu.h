@@ -84,6 +84,11 @@ void PackDirectionBf16(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* 
 // T = K tiles), the tiles of one column block consecutive. `out` holds PackedAmxSize values.
 int64_t PackedAmxSize(int64_t k_dim, int64_t g_dim);
 void PackDirectionAmx(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* out);
+// The tile layout BiLstmInference reads (PackedDirection::wt_amx): PackDirectionAmx of wt's
+// first input_dim rows (W_ih^T) followed by PackDirectionAmx of its last `hidden` rows
+// (W_hh^T), each padded on its own. `out` holds PackedAmxSplitSize values.
+int64_t PackedAmxSplitSize(int64_t input_dim, int64_t hidden);
+void PackDirectionAmxSplit(const float* wt, int64_t input_dim, int64_t hidden, uint16_t* out);
 
 struct PackedDirection {
   const float* wt;    // [D + H, 4H]
@@ -93,11 +98,13 @@ struct PackedDirection {
   // stay float32. About twice the multiply rate, half the weight bytes, ~3 significant digits
   // per product term.
   const uint16_t* wt_bf16 = nullptr;
-  // When set (PackDirectionAmx of `wt`, 64-byte aligned: an AlignedVector; only where
-  // AmxProductsSupported()), the bf16 products
-  // run on AMX tiles instead (wt_bf16 is then not read): the same roundings, float32 sums in
-  // another order, ~15x the AVX512-BF16 multiply rate, so a step of 16 rows costs about what a
-  // step of one row does.
+  // When set (PackDirectionAmxSplit of `wt`, 64-byte aligned: an AlignedVector; only where
+  // AmxProductsSupported()), the bf16 products run on AMX tiles instead (wt_bf16 is then not
+  // read): the same roundings, float32 sums in another order, ~15x the AVX512-BF16 multiply
+  // rate, so a step of 16 rows costs about what a step of one row does. The input half of the
+  // gates (x_t · W_ih^T) is then computed for a chunk of steps at once, each step adding only
+  // its recurrent half (h · W_hh^T): a step's product is bound by streaming its weight tiles
+  // from L2, and this way W_ih's stream once per chunk instead of once per step.
   const uint16_t* wt_amx = nullptr;
 };
 

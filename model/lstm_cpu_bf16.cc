@@ -133,8 +133,8 @@ int64_t RoundUp16(int64_t n) { return (n + 15) / 16 * 16; }
 #ifdef NER_LSTM_CPU_BF16
 // Rounds rows of x[n, width] to bf16 (to nearest, ties to even) into `out`, one row per `ldo`
 // pairs: 32 values per vcvtne2ps2bf16 (which, like the products, treats denormals as zero).
-NER_LSTM_CPU_BF16_TARGET void RoundRows(const float* x, int64_t width, int64_t n,
-                                            uint32_t* out, int64_t ldo) {
+NER_LSTM_CPU_BF16_TARGET void RoundRows(const float* x, int64_t width, int64_t n, uint32_t* out,
+                                        int64_t ldo) {
   for (int64_t r = 0; r < n; ++r) {
     const float* in = x + r * width;
     uint16_t* row = reinterpret_cast<uint16_t*>(out + r * ldo);
@@ -163,10 +163,17 @@ NER_LSTM_CPU_BF16_TARGET void MatMulVectors(const uint32_t* x, int64_t ldx, int6
     const uint32_t* xr = x + r0 * ldx;
     float* o = out + r0 * g_dim;
     switch (n - r0) {
-      case 1: MatMulBlockBf16<1>(xr, ldx, wt, pairs, g_dim, g0, o); break;
-      case 2: MatMulBlockBf16<2>(xr, ldx, wt, pairs, g_dim, g0, o); break;
-      case 3: MatMulBlockBf16<3>(xr, ldx, wt, pairs, g_dim, g0, o); break;
-      default: break;
+      case 1:
+        MatMulBlockBf16<1>(xr, ldx, wt, pairs, g_dim, g0, o);
+        break;
+      case 2:
+        MatMulBlockBf16<2>(xr, ldx, wt, pairs, g_dim, g0, o);
+        break;
+      case 3:
+        MatMulBlockBf16<3>(xr, ldx, wt, pairs, g_dim, g0, o);
+        break;
+      default:
+        break;
     }
   }
   ColumnsBf16(x, ldx, n, wt, pairs, g_dim, g_full, out);
@@ -187,9 +194,10 @@ void MatMulVectors(const uint32_t*, int64_t, int64_t, const uint16_t*, int64_t, 
 // they are used. Rows go in blocks of 16: `x` and `out` hold ceil(n / 16) * 16 rows (the rows
 // past n are computed from whatever they hold and never read back). Each output value is the
 // same function of its own row whatever n is: a sequence gets the same bits alone as in a batch.
+// With `init`, the sums start from init's rows (row stride ld_init floats) instead of zero.
 NER_LSTM_CPU_AMX_TARGET void MatMulTiles(const uint32_t* x, int64_t ldx, int64_t n,
                                          const uint16_t* wt, int64_t k_tiles, int64_t g_dim,
-                                         float* out) {
+                                         float* out, const float* init, int64_t ld_init) {
   constexpr int64_t kTile = 16 * 16 * 2;  // bf16 values in one weight tile
   const int64_t blocks = (n + 15) / 16;
   const int64_t x_stride = 4 * ldx, out_stride = 4 * g_dim;
@@ -201,8 +209,13 @@ NER_LSTM_CPU_AMX_TARGET void MatMulTiles(const uint32_t* x, int64_t ldx, int64_t
     const uint16_t* w1 = w0 + k_tiles * kTile;
     for (int64_t b = 0; b < blocks; ++b) {
       const uint32_t* xb = x + b * 16 * ldx;
-      _tile_zero(0);
-      _tile_zero(1);
+      if (init != nullptr) {
+        _tile_loadd(0, init + b * 16 * ld_init + 16 * c, 4 * ld_init);
+        _tile_loadd(1, init + b * 16 * ld_init + 16 * c + 16, 4 * ld_init);
+      } else {
+        _tile_zero(0);
+        _tile_zero(1);
+      }
       for (int64_t k = 0; k < k_tiles; ++k) {
         _tile_loadd(2, xb + 16 * k, x_stride);
         _tile_loadd(3, w0 + k * kTile, 64);
@@ -222,7 +235,18 @@ NER_LSTM_CPU_AMX_TARGET void MatMulTiles(const uint32_t* x, int64_t ldx, int64_t
     alignas(64) float scratch[16 * 16];
     for (int64_t b = 0; b < blocks; ++b) {
       const uint32_t* xb = x + b * 16 * ldx;
-      _tile_zero(0);
+      if (init != nullptr) {
+        for (int64_t r = 0; r < 16; ++r) {
+          std::memset(scratch + 16 * r, 0, sizeof(float) * 16);
+          if (b * 16 + r < n) {
+            std::memcpy(scratch + 16 * r, init + (b * 16 + r) * ld_init + 16 * c,
+                        sizeof(float) * static_cast<size_t>(width));
+          }
+        }
+        _tile_loadd(0, scratch, 64);
+      } else {
+        _tile_zero(0);
+      }
       for (int64_t k = 0; k < k_tiles; ++k) {
         _tile_loadd(2, xb + 16 * k, x_stride);
         _tile_loadd(3, w0 + k * kTile, 64);
@@ -244,7 +268,8 @@ TileScope::~TileScope() {
   if (on_) ReleaseTiles();
 }
 #else
-void MatMulTiles(const uint32_t*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*) {
+void MatMulTiles(const uint32_t*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*,
+                 const float*, int64_t) {
   TORCH_CHECK(false, "lstm_cpu: tile products need a CPU and OS with AMX-BF16");
 }
 TileScope::TileScope(bool on) : on_(on) {
@@ -292,6 +317,16 @@ void PackDirectionBf16(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* 
 
 int64_t PackedAmxSize(int64_t k_dim, int64_t g_dim) {
   return bf16::RoundUp16((k_dim + 1) / 2) * 2 * bf16::RoundUp16(g_dim);
+}
+
+int64_t PackedAmxSplitSize(int64_t input_dim, int64_t hidden) {
+  return PackedAmxSize(input_dim, 4 * hidden) + PackedAmxSize(hidden, 4 * hidden);
+}
+
+void PackDirectionAmxSplit(const float* wt, int64_t input_dim, int64_t hidden, uint16_t* out) {
+  const int64_t gates = 4 * hidden;
+  PackDirectionAmx(wt, input_dim, gates, out);
+  PackDirectionAmx(wt + input_dim * gates, hidden, gates, out + PackedAmxSize(input_dim, gates));
 }
 
 void PackDirectionAmx(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* out) {

@@ -22,11 +22,12 @@ void RoundRows(const float* x, int64_t width, int64_t n, uint32_t* out, int64_t 
 void MatMulVectors(const uint32_t* x, int64_t ldx, int64_t n, const uint16_t* wt, int64_t pairs,
                    int64_t g_dim, float* out);
 
-// out[n, G] = x[n, 32 * k_tiles] · wt (PackDirectionAmx's layout) on AMX tiles, inside a
-// TileScope of this thread. `x` (row stride ldx pairs, a multiple of 16) and `out` hold
-// RoundUp16(n) rows, 64-byte aligned.
+// out[n, G] = init + x[n, 32 * k_tiles] · wt (PackDirectionAmx's layout) on AMX tiles, inside
+// a TileScope of this thread; init = 0 when null, else rows of ld_init floats (RoundUp16(n) of
+// them readable). `x` (row stride ldx pairs, a multiple of 16) and `out` hold RoundUp16(n) rows,
+// 64-byte aligned.
 void MatMulTiles(const uint32_t* x, int64_t ldx, int64_t n, const uint16_t* wt, int64_t k_tiles,
-                 int64_t g_dim, float* out);
+                 int64_t g_dim, float* out, const float* init = nullptr, int64_t ld_init = 0);
 
 // Loads the tile configuration MatMulTiles needs into this thread (when `on`) and releases it
 // on destruction, so that the thread's context switches stop saving ~8 KB of tile state.

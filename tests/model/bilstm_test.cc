@@ -1,14 +1,14 @@
 #include "model/bilstm.h"
 
+#include <torch/types.h>
+#include <torch/utils.h>
+
 #include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <torch/types.h>
-#include <torch/utils.h>
 
 #include "gtest/gtest.h"
 #include "model/lstm_cpu.h"
@@ -196,15 +196,18 @@ torch::Tensor Bf16Reference(const torch::Tensor& x, const torch::Tensor& w_ih,
 // The bf16 products on both kernels: AVX512-BF16 vectors and AMX tiles (where the CPU has them).
 // Shapes: H 33 (4H = 132: column tails after 64- and 32-column blocks), H 20 (4H = 80: a lone
 // 16-column tile), D 100 / H 128 (the default model's); D 6 + H 33 = 39 inputs (an odd width:
-// a padded last pair; 20 pairs: a partial 16-pair tile). 20 sequences: two 16-row tiles.
+// a padded last pair; 20 pairs: a partial 16-pair tile). 20 sequences: two 16-row tiles. Lengths
+// up to 37: the tile kernel computes the input half of the gates 16 steps at a time (10 for the
+// 40 sequences below), so sequences end before, at and after chunk boundaries.
 TEST(BiLstmTest, Bf16ProductsMatchARoundedReference) {
   if (!lstm_cpu::Bf16ProductsSupported()) {
     GTEST_SKIP() << "this CPU has no AVX512-BF16: the bf16 products are not used";
   }
-  const std::vector<int64_t> lengths = {3, 9, 1, 6, 9, 2, 7, 8, 5, 4,
-                                        9, 1, 3, 6, 2, 8, 9, 7, 5, 4};
+  const std::vector<int64_t> lengths = {13, 37, 1,  24, 36, 2,  27, 33, 17, 16,
+                                        37, 1,  15, 23, 5,  32, 35, 28, 19, 4};
   const int64_t batch = static_cast<int64_t>(lengths.size());
-  const torch::Tensor mask = PrefixMask(lengths, 9);
+  const int64_t steps = 37;
+  const torch::Tensor mask = PrefixMask(lengths, steps);
   for (const bool tiles : {false, true}) {
     if (tiles && !lstm_cpu::AmxProductsSupported()) {
       std::cout << "no AMX-BF16 here: the tile kernel is not tested\n";
@@ -212,13 +215,13 @@ TEST(BiLstmTest, Bf16ProductsMatchARoundedReference) {
     }
     for (const auto& [input_dim, hidden] :
          std::vector<std::pair<int64_t, int64_t>>{{6, 33}, {6, 20}, {100, 128}}) {
-      SCOPED_TRACE(testing::Message() << "tiles " << tiles << " D " << input_dim << " H "
-                                      << hidden);
+      SCOPED_TRACE(testing::Message()
+                   << "tiles " << tiles << " D " << input_dim << " H " << hidden);
       torch::manual_seed(hidden);
       BiLstm lstm(input_dim, hidden);
       ASSERT_TRUE(lstm->SetBf16Products(true, tiles));
       EXPECT_EQ(lstm->amx_products(), tiles);
-      const torch::Tensor input = torch::randn({batch, 9, input_dim});
+      const torch::Tensor input = torch::randn({batch, steps, input_dim});
       torch::NoGradGuard no_grad;
       const torch::Tensor out = lstm(input, mask);
       auto params = lstm->named_parameters();
@@ -232,8 +235,7 @@ TEST(BiLstmTest, Bf16ProductsMatchARoundedReference) {
             Bf16Reference(x, p("weight_ih_l0_reverse"), p("weight_hh_l0_reverse"),
                           p("bias_ih_l0_reverse"), p("bias_hh_l0_reverse"), true);
         const torch::Tensor got = out[b].slice(0, 0, lengths[b]);
-        max_diff =
-            std::max(max_diff, (got - torch::cat({fwd, bwd}, 1)).abs().max().item<double>());
+        max_diff = std::max(max_diff, (got - torch::cat({fwd, bwd}, 1)).abs().max().item<double>());
         EXPECT_EQ(out[b].slice(0, lengths[b]).abs().sum().item<double>(), 0.0) << "padding";
       }
       // float32 sums against double; a rare flip of an h rounding costs ~1e-4.
@@ -246,17 +248,24 @@ TEST(BiLstmTest, Bf16ProductsMatchARoundedReference) {
       // A sequence gets the same bits alone as in a batch (the 18th: in the second row tile).
       lstm->SetBf16Products(true, tiles);
       for (const int64_t b : {int64_t{1}, int64_t{17}}) {
-        const torch::Tensor alone = lstm(input.slice(0, b, b + 1), PrefixMask({lengths[b]}, 9));
+        const torch::Tensor alone = lstm(input.slice(0, b, b + 1), PrefixMask({lengths[b]}, steps));
         EXPECT_TRUE(torch::equal(alone[0], out[b])) << "sequence " << b;
       }
+      // And in a larger batch (other chunks of steps on tiles).
+      const torch::Tensor twice = lstm(torch::cat({input, input}), torch::cat({mask, mask}));
+      EXPECT_TRUE(torch::equal(twice.slice(0, batch), out));
     }
   }
 }
 
 TEST(LstmCpuTest, PackDirectionBf16RoundsToNearestEvenInPairs) {
   // K = 3 (odd: the last pair padded), G = 2.
-  const float wt[6] = {1.0f, -2.0f, 1.00390625f /* 1 + 2^-8: a tie, to even (1.0) */,
-                       1.01171875f /* 1 + 3 * 2^-8: a tie, to even (1 + 2^-6) */, 3.0f, 0.5f};
+  const float wt[6] = {1.0f,
+                       -2.0f,
+                       1.00390625f /* 1 + 2^-8: a tie, to even (1.0) */,
+                       1.01171875f /* 1 + 3 * 2^-8: a tie, to even (1 + 2^-6) */,
+                       3.0f,
+                       0.5f};
   uint16_t out[8];
   lstm_cpu::PackDirectionBf16(wt, 3, 2, out);
   const uint16_t expected[8] = {0x3F80, 0x3F80, 0xC000, 0x3F82, 0x4040, 0, 0x3F00, 0};
