@@ -189,15 +189,21 @@ using StepRowFn = void (*)(int64_t, const float*, const float*, float*, float*, 
 // ones by the clone being compiled. aligned(4): loads and stores need not be 64-byte aligned.
 typedef float Vec16 __attribute__((vector_size(64), aligned(4)));
 
-// out[R, 64] (columns g0 .. g0 + 63 of rows 0 .. R-1) = x[R, K] · wt[K, G] (the same columns):
-// the R x 4 accumulators stay in registers while k runs, so wt is read once per R rows.
+// out[R, 64] (columns g0 .. g0 + 63 of rows 0 .. R-1) = init + x[R, K] · wt[K, G] (the same
+// columns; init = 0 when null, else rows of ld_init floats): the R x 4 accumulators stay in
+// registers while k runs, so wt is read once per R rows.
 template <int R>
 __attribute__((always_inline)) inline void MatMulBlock(const float* x, int64_t ldx, const float* wt,
                                                        int64_t k_dim, int64_t g_dim, int64_t g0,
-                                                       float* out) {
+                                                       float* out, const float* init,
+                                                       int64_t ld_init) {
   Vec16 acc[R][4];
   for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < 4; ++c) acc[r][c] = Vec16{};
+    for (int c = 0; c < 4; ++c) {
+      acc[r][c] = init != nullptr
+                      ? *reinterpret_cast<const Vec16*>(init + r * ld_init + g0 + 16 * c)
+                      : Vec16{};
+    }
   }
   for (int64_t k = 0; k < k_dim; ++k) {
     const float* w = wt + k * g_dim + g0;
@@ -220,17 +226,22 @@ __attribute__((always_inline)) inline void MatMulBlock(const float* x, int64_t l
   }
 }
 
-// out[n, G] = x[n, K] (row stride ldx) · wt[K, G]. The step's product is small (n <= batch,
-// G = 4H = 512, K = D + H = 228 by default): a BLAS call spends more on packing wt and on its
-// thread hand-off than on the arithmetic (measured: OpenBLAS sgemm 32 us at n = 1 and 156 us at
-// n = 64, against 6 and 89 us here, 167 GFLOP/s from n = 4 on one AVX-512 core).
+// out[n, G] = init + x[n, K] (row stride ldx) · wt[K, G], init = 0 when null, else rows of
+// ld_init floats. The step's product is small (n <= batch, G = 4H = 512, K = D + H = 228 by
+// default): a BLAS call spends more on packing wt and on its thread hand-off than on the
+// arithmetic (measured: OpenBLAS sgemm 32 us at n = 1 and 156 us at n = 64, against 6 and 89 us
+// here, 167 GFLOP/s from n = 4 on one AVX-512 core). Each row's sums run in the same order
+// whatever n is.
 NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const float* wt,
-                                int64_t k_dim, int64_t g_dim, float* out) {
+                                int64_t k_dim, int64_t g_dim, float* out,
+                                const float* init = nullptr, int64_t ld_init = 0) {
   const int64_t g_full = g_dim / 64 * 64;
+  auto init_at = [&](int64_t r) { return init != nullptr ? init + r * ld_init : nullptr; };
   int64_t r0 = 0;
   for (; r0 + 4 <= n; r0 += 4) {
     for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
-      MatMulBlock<4>(x + r0 * ldx, ldx, wt, k_dim, g_dim, g0, out + r0 * g_dim);
+      MatMulBlock<4>(x + r0 * ldx, ldx, wt, k_dim, g_dim, g0, out + r0 * g_dim, init_at(r0),
+                     ld_init);
     }
   }
   for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
@@ -238,13 +249,13 @@ NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const fl
     float* o = out + r0 * g_dim;
     switch (n - r0) {
       case 1:
-        MatMulBlock<1>(xr, ldx, wt, k_dim, g_dim, g0, o);
+        MatMulBlock<1>(xr, ldx, wt, k_dim, g_dim, g0, o, init_at(r0), ld_init);
         break;
       case 2:
-        MatMulBlock<2>(xr, ldx, wt, k_dim, g_dim, g0, o);
+        MatMulBlock<2>(xr, ldx, wt, k_dim, g_dim, g0, o, init_at(r0), ld_init);
         break;
       case 3:
-        MatMulBlock<3>(xr, ldx, wt, k_dim, g_dim, g0, o);
+        MatMulBlock<3>(xr, ldx, wt, k_dim, g_dim, g0, o, init_at(r0), ld_init);
         break;
       default:
         break;
@@ -253,32 +264,28 @@ NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const fl
   // Columns past the last multiple of 64 (hidden sizes that are not multiples of 16).
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t g = g_full; g < g_dim; ++g) {
-      float sum = 0.0f;
+      float sum = init != nullptr ? init[r * ld_init + g] : 0.0f;
       for (int64_t k = 0; k < k_dim; ++k) sum += x[r * ldx + k] * wt[k * g_dim + g];
       out[r * g_dim + g] = sum;
     }
   }
 }
 
-// One direction over all sequences. `order` lists the sequences by decreasing length, so the
-// ones still running at step s are always its first `active` entries and keep their state rows.
-// Each row of `xh` holds [x_t, h] (D + H values): one product with [W_ih W_hh]^T gives both the
-// input and the recurrent part of the gates, and no [B, T, 4H] projection is ever materialised
-// (at batch 64 it would be ~40 MB of fresh pages per forward). Float32 or bf16 products on
-// vectors; RunDirectionTiles for AMX tiles.
-void RunDirection(bool backward, const float* input, int64_t input_dim,
-                  const PackedDirection& weights, const int64_t* lengths,
-                  const std::vector<int64_t>& order, int64_t batch, int64_t steps, int64_t hidden,
-                  float* out) {
+// One direction over all sequences, the bf16 products on AVX512-BF16 vectors. `order` lists the
+// sequences by decreasing length, so the ones still running at step s are always its first
+// `active` entries and keep their state rows. Each row of `xh` holds [x_t, h] (D + H values):
+// one product with [W_ih W_hh]^T gives both the input and the recurrent part of the gates.
+void RunDirectionVectors(bool backward, const float* input, int64_t input_dim,
+                         const PackedDirection& weights, const int64_t* lengths,
+                         const std::vector<int64_t>& order, int64_t batch, int64_t steps,
+                         int64_t hidden, float* out) {
   const int64_t gates = 4 * hidden;
   const int64_t width = input_dim + hidden;
   std::vector<float> xh(static_cast<size_t>(batch * width), 0.0f);  // h starts at zero
   std::vector<float> c(static_cast<size_t>(batch * hidden), 0.0f);
-  // bf16 products: the rows of xh rounded to bf16 pairs before each product.
-  const bool bf16_products = weights.wt_bf16 != nullptr;
   const int64_t pairs = (width + 1) / 2;
   AlignedVector<float> rec(static_cast<size_t>(batch * gates));
-  AlignedVector<uint32_t> xh_bf16(bf16_products ? static_cast<size_t>(batch * pairs) : 0, 0u);
+  AlignedVector<uint32_t> xh_bf16(static_cast<size_t>(batch * pairs), 0u);
   const StepRowFn step_row = Avx512Gates() ? StepRowAvx512 : StepRow;
   const int64_t out_offset = backward ? hidden : 0;
   int64_t active = batch;
@@ -291,12 +298,8 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
       std::memcpy(xh.data() + r * width, input + (b * steps + t) * input_dim,
                   sizeof(float) * static_cast<size_t>(input_dim));
     }
-    if (bf16_products) {
-      bf16::RoundRows(xh.data(), width, active, xh_bf16.data(), pairs);
-      bf16::MatMulVectors(xh_bf16.data(), pairs, active, weights.wt_bf16, pairs, gates, rec.data());
-    } else {
-      MatMul(xh.data(), width, active, weights.wt, width, gates, rec.data());
-    }
+    bf16::RoundRows(xh.data(), width, active, xh_bf16.data(), pairs);
+    bf16::MatMulVectors(xh_bf16.data(), pairs, active, weights.wt_bf16, pairs, gates, rec.data());
     for (int64_t r = 0; r < active; ++r) {
       const int64_t b = order[r];
       const int64_t t = backward ? lengths[b] - 1 - s : s;
@@ -306,35 +309,99 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
   }
 }
 
-// RunDirection on AMX tiles (weights.wt_amx: PackDirectionAmxSplit's layout). A step's tile
-// product is bound by streaming its weight tiles from L2, not by its rows (16 rows cost what
-// one does), so the input half of the gates is computed for `chunk` steps of every running
-// sequence in one product, W_ih's tiles streamed once for all of them; each step then adds its
-// recurrent half h · W_hh^T onto its rows of that chunk (the tiles start from them) and runs the
-// gates. `pre` holds a chunk, sequence-major: row r * chunk + j is sequence order[r] at step
-// s0 + j, so a step's rows are `chunk` rows apart. Each value is the same function of its own
-// sequence whatever the batch: a sequence gets the same bits alone as in a batch.
-void RunDirectionTiles(bool backward, const float* input, int64_t input_dim,
-                       const PackedDirection& weights, const int64_t* lengths,
-                       const std::vector<int64_t>& order, int64_t batch, int64_t steps,
-                       int64_t hidden, float* out) {
+// Steps per chunk of RunDirectionChunked: enough that a chunk's input product has ~512 rows to
+// share W_ih, few enough that its output (RoundUp16(batch) * chunk * 4H floats: 1 MB at H = 128)
+// stays in L2.
+int64_t ChunkSteps(int64_t batch) {
+  return std::clamp<int64_t>(512 / bf16::RoundUp16(batch), 4, 16);
+}
+
+// The products of RunDirectionChunked in float32 (weights.wt: [W_ih W_hh]^T, whose first D rows
+// are W_ih^T and last H rows W_hh^T).
+class Fp32Products {
+ public:
+  Fp32Products(const PackedDirection& weights, int64_t input_dim, int64_t hidden)
+      : wt_ih_(weights.wt),
+        wt_hh_(weights.wt + input_dim * 4 * hidden),
+        input_dim_(input_dim),
+        hidden_(hidden) {}
+  // Rows the outputs (and inits) must hold for n rows.
+  static int64_t Rows(int64_t n) { return n; }
+  // out[n, 4H] = x[n, D] · W_ih^T.
+  void Input(const float* x, int64_t n, float* out) {
+    MatMul(x, input_dim_, n, wt_ih_, input_dim_, 4 * hidden_, out);
+  }
+  // out[n, 4H] = init + h[n, H] · W_hh^T.
+  void Recurrent(const float* h, int64_t n, const float* init, int64_t ld_init, float* out) {
+    MatMul(h, hidden_, n, wt_hh_, hidden_, 4 * hidden_, out, init, ld_init);
+  }
+
+ private:
+  const float* wt_ih_;
+  const float* wt_hh_;
+  int64_t input_dim_, hidden_;
+};
+
+// ... and on AMX tiles (weights.wt_amx: PackDirectionAmxSplit's layout), the rows rounded to
+// bf16 first.
+class TileProducts {
+ public:
+  // For up to `batch` sequences, `chunk` steps at a time.
+  TileProducts(const PackedDirection& weights, int64_t input_dim, int64_t hidden, int64_t batch,
+               int64_t chunk)
+      : wt_ih_(weights.wt_amx),
+        wt_hh_(weights.wt_amx + PackedAmxSize(input_dim, 4 * hidden)),
+        input_dim_(input_dim),
+        hidden_(hidden),
+        in_pairs_(bf16::RoundUp16((input_dim + 1) / 2)),
+        h_pairs_(bf16::RoundUp16((hidden + 1) / 2)),
+        x_bf16_(static_cast<size_t>(bf16::RoundUp16(batch * chunk) * in_pairs_), 0u),
+        h_bf16_(static_cast<size_t>(bf16::RoundUp16(batch) * h_pairs_), 0u),
+        tile_scope_(true) {}
+  static int64_t Rows(int64_t n) { return bf16::RoundUp16(n); }
+  void Input(const float* x, int64_t n, float* out) {
+    bf16::RoundRows(x, input_dim_, n, x_bf16_.data(), in_pairs_);
+    bf16::MatMulTiles(x_bf16_.data(), in_pairs_, n, wt_ih_, in_pairs_ / 16, 4 * hidden_, out);
+  }
+  void Recurrent(const float* h, int64_t n, const float* init, int64_t ld_init, float* out) {
+    bf16::RoundRows(h, hidden_, n, h_bf16_.data(), h_pairs_);
+    bf16::MatMulTiles(h_bf16_.data(), h_pairs_, n, wt_hh_, h_pairs_ / 16, 4 * hidden_, out, init,
+                      ld_init);
+  }
+
+ private:
+  const uint16_t* wt_ih_;
+  const uint16_t* wt_hh_;
+  int64_t input_dim_, hidden_, in_pairs_, h_pairs_;
+  AlignedVector<uint32_t> x_bf16_;  // rows past n keep what they held: computed, never read
+  AlignedVector<uint32_t> h_bf16_;
+  bf16::TileScope tile_scope_;
+};
+
+// One direction over all sequences, float32 or AMX products. `order` lists the sequences by
+// decreasing length, so the ones still running at step s are always its first `active` entries
+// and keep their state rows. A product of one step streams its weights for as little as one row
+// (a lone text's step is bound by that), so the input half of the gates is computed for `chunk`
+// steps of every running sequence in one product, W_ih read once per block of rows of the
+// chunk instead of once per step; each step then computes only h · W_hh^T, its sums starting
+// from its rows of the chunk, and runs the gates. `pre` holds a chunk sequence by sequence (row
+// r * chunk + j is sequence order[r] at step s0 + j: a lone text's steps are consecutive rows, no
+// padding), so a step's rows are `chunk` rows apart. A lone text's model time -25% (both
+// kernels); a batch of ~20, whose steps are bound by their arithmetic, gains nothing
+// (docs/performance.md). Each value is the same function of its own sequence whatever the
+// batch: a sequence gets the same bits alone as in a batch.
+template <typename Products>
+void RunDirectionChunked(bool backward, const float* input, int64_t input_dim, const float* bias,
+                         const int64_t* lengths, const std::vector<int64_t>& order, int64_t batch,
+                         int64_t steps, int64_t hidden, float* out, Products& products) {
   const int64_t gates = 4 * hidden;
-  const int64_t rows = bf16::RoundUp16(batch);
-  // Enough steps that a chunk's product has ~512 rows to share W_ih's stream, few enough that
-  // `pre` (rows * chunk * 4H floats: 1 MB at H = 128) stays in L2.
-  const int64_t chunk = std::clamp<int64_t>(512 / rows, 4, 16);
-  const int64_t in_pairs = bf16::RoundUp16((input_dim + 1) / 2);
-  const int64_t h_pairs = bf16::RoundUp16((hidden + 1) / 2);
-  const uint16_t* wt_ih = weights.wt_amx;
-  const uint16_t* wt_hh = weights.wt_amx + PackedAmxSize(input_dim, gates);
+  const int64_t rows = Products::Rows(batch);
+  const int64_t chunk = ChunkSteps(batch);
   std::vector<float> x_chunk(static_cast<size_t>(batch * chunk * input_dim));
-  AlignedVector<uint32_t> x_bf16(static_cast<size_t>(rows * chunk * in_pairs), 0u);
-  AlignedVector<float> pre(static_cast<size_t>(rows * chunk * gates), 0.0f);
+  AlignedVector<float> pre(static_cast<size_t>(Products::Rows(rows * chunk) * gates), 0.0f);
   std::vector<float> h(static_cast<size_t>(rows * hidden), 0.0f);  // states start at zero
   std::vector<float> c(static_cast<size_t>(rows * hidden), 0.0f);
-  AlignedVector<uint32_t> h_bf16(static_cast<size_t>(rows * h_pairs), 0u);
   AlignedVector<float> rec(static_cast<size_t>(rows * gates));
-  const bf16::TileScope tile_scope(true);
   const StepRowFn step_row = Avx512Gates() ? StepRowAvx512 : StepRow;
   const int64_t out_offset = backward ? hidden : 0;
   int64_t active = batch;
@@ -355,21 +422,36 @@ void RunDirectionTiles(bool backward, const float* input, int64_t input_dim,
         }
       }
     }
-    bf16::RoundRows(x_chunk.data(), input_dim, active * chunk, x_bf16.data(), in_pairs);
-    bf16::MatMulTiles(x_bf16.data(), in_pairs, active * chunk, wt_ih, in_pairs / 16, gates,
-                      pre.data());
+    products.Input(x_chunk.data(), active * chunk, pre.data());
     for (int64_t s = s0; s < std::min(s0 + chunk, longest); ++s) {
       while (active > 0 && lengths[order[active - 1]] <= s) --active;
-      bf16::RoundRows(h.data(), hidden, active, h_bf16.data(), h_pairs);
-      bf16::MatMulTiles(h_bf16.data(), h_pairs, active, wt_hh, h_pairs / 16, gates, rec.data(),
-                        pre.data() + (s - s0) * gates, chunk * gates);
+      products.Recurrent(h.data(), active, pre.data() + (s - s0) * gates, chunk * gates,
+                         rec.data());
       for (int64_t r = 0; r < active; ++r) {
         const int64_t b = order[r];
         const int64_t t = backward ? lengths[b] - 1 - s : s;
-        step_row(hidden, rec.data() + r * gates, weights.bias, c.data() + r * hidden,
-                 h.data() + r * hidden, out + (b * steps + t) * 2 * hidden + out_offset);
+        step_row(hidden, rec.data() + r * gates, bias, c.data() + r * hidden, h.data() + r * hidden,
+                 out + (b * steps + t) * 2 * hidden + out_offset);
       }
     }
+  }
+}
+
+void RunDirection(bool backward, const float* input, int64_t input_dim,
+                  const PackedDirection& weights, const int64_t* lengths,
+                  const std::vector<int64_t>& order, int64_t batch, int64_t steps, int64_t hidden,
+                  float* out) {
+  if (weights.wt_amx != nullptr) {
+    TileProducts products(weights, input_dim, hidden, batch, ChunkSteps(batch));
+    RunDirectionChunked(backward, input, input_dim, weights.bias, lengths, order, batch, steps,
+                        hidden, out, products);
+  } else if (weights.wt_bf16 != nullptr) {
+    RunDirectionVectors(backward, input, input_dim, weights, lengths, order, batch, steps, hidden,
+                        out);
+  } else {
+    Fp32Products products(weights, input_dim, hidden);
+    RunDirectionChunked(backward, input, input_dim, weights.bias, lengths, order, batch, steps,
+                        hidden, out, products);
   }
 }
 
@@ -416,9 +498,8 @@ void BiLstmInference(const float* input, int64_t input_dim, const PackedDirectio
   // other otherwise.
   at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
     for (int64_t direction = begin; direction < end; ++direction) {
-      const PackedDirection& weights = direction == 1 ? backward : forward;
-      (weights.wt_amx != nullptr ? RunDirectionTiles : RunDirection)(
-          direction == 1, input, input_dim, weights, lengths, order, batch, steps, hidden, out);
+      RunDirection(direction == 1, input, input_dim, direction == 1 ? backward : forward, lengths,
+                   order, batch, steps, hidden, out);
     }
   });
 }

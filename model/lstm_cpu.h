@@ -103,8 +103,8 @@ struct PackedDirection {
   // read): the same roundings, float32 sums in another order, ~15x the AVX512-BF16 multiply
   // rate, so a step of 16 rows costs about what a step of one row does. The input half of the
   // gates (x_t · W_ih^T) is then computed for a chunk of steps at once, each step adding only
-  // its recurrent half (h · W_hh^T): a step's product is bound by streaming its weight tiles
-  // from L2, and this way W_ih's stream once per chunk instead of once per step.
+  // its recurrent half (h · W_hh^T): W_ih's tiles stream from L2 once per chunk instead of once
+  // per step, which is what a step of a lone text was bound by (model/lstm_cpu.cc).
   const uint16_t* wt_amx = nullptr;
 };
 

@@ -73,10 +73,11 @@ TEST(BiLstmTest, InferencePathMatchesAutogradPath) {
   for (const int64_t hidden : {128, 5, 33}) {
     torch::manual_seed(hidden);
     BiLstm lstm(6, hidden);
-    const std::vector<int64_t> lengths = {3, 9, 1, 6, 9, 2};
-    const torch::Tensor mask = PrefixMask(lengths, 9);
+    // Up to 37 steps: the fused path computes the input half of the gates 16 steps at a time.
+    const std::vector<int64_t> lengths = {13, 37, 1, 24, 37, 16};
+    const torch::Tensor mask = PrefixMask(lengths, 37);
     for (const double scale : {1.0, 30.0}) {
-      torch::Tensor input = torch::randn({6, 9, 6}) * scale;
+      torch::Tensor input = torch::randn({6, 37, 6}) * scale;
       input = torch::where(mask.unsqueeze(2), input, torch::full_like(input, 100.0));
       const torch::Tensor reference = lstm(input, mask);
       ASSERT_TRUE(reference.requires_grad());  // Really the autograd path.
@@ -98,15 +99,19 @@ TEST(BiLstmTest, InferencePathIsTheSameAloneAndInABatch) {
   torch::manual_seed(4);
   BiLstm lstm(6, 16);
   torch::NoGradGuard no_grad;
-  const std::vector<int64_t> lengths = {4, 7, 7, 1};
-  const torch::Tensor input = torch::randn({4, 7, 6});
-  const torch::Tensor batched = lstm(input, PrefixMask(lengths, 7));
+  const std::vector<int64_t> lengths = {20, 37, 37, 1};
+  const torch::Tensor input = torch::randn({4, 37, 6});
+  const torch::Tensor mask = PrefixMask(lengths, 37);
+  const torch::Tensor batched = lstm(input, mask);
   for (int64_t b = 0; b < 4; ++b) {
     const int64_t len = lengths[b];
     const torch::Tensor alone =
         lstm(input.slice(0, b, b + 1).slice(1, 0, len), torch::ones({1, len}, torch::kBool));
     EXPECT_TRUE(torch::equal(alone[0], batched[b].slice(0, 0, len))) << "sequence " << b;
   }
+  // In a batch of 40 the steps go in chunks of another size: still the same bits.
+  const torch::Tensor forty = lstm(input.repeat({10, 1, 1}), mask.repeat({10, 1}));
+  EXPECT_TRUE(torch::equal(forty.slice(0, 36, 40), batched));
 }
 
 // The packed weights follow in-place updates (optimizer steps, checkpoint loads).
