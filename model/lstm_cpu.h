@@ -5,10 +5,11 @@
 // BiLstmImpl::forward on the CPU without autograd. LibTorch's packed LSTM runs every time step as
 // a dozen tensor operations (an input GEMM, a recurrent GEMM, the gate activations, the state
 // update) with a dispatch overhead each: at batch 1 and H = 128 the overhead is ~80% of the
-// time. Here one step is one small matrix product for both the input and the recurrent part of
-// the gates and one fused loop for the activations and the state, vectorised (AVX-512 or AVX2,
-// chosen at load time; scalar on older x86). On request (PackedDirection) the products run in
-// bfloat16, on AVX512-BF16 vectors or on AMX tiles.
+// time. Here the input part of the gates is one small matrix product per chunk of steps, the
+// recurrent part one per step (both parts in one per step on AVX512-BF16 vectors), and the
+// activations and the state one fused loop, vectorised (AVX-512 or AVX2, chosen at load time;
+// scalar on older x86). On request (PackedDirection) the products run in bfloat16, on
+// AVX512-BF16 vectors or on AMX tiles.
 //
 // Layouts (row-major, contiguous), PyTorch's nn.LSTM names and gate order (i, f, g, o):
 //   input     [B, T, D]
