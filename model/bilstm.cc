@@ -123,8 +123,10 @@ std::shared_ptr<const BiLstmImpl::PackedWeights> BiLstmImpl::Packed(bool bf16, b
       lstm_cpu::PackDirectionAmxSplit(packed->wt[d].data(), input_dim_, hidden_dim_,
                                       packed->wt_amx[d].data());
     } else if (bf16) {
-      packed->wt_bf16[d].resize(static_cast<size_t>((width + 1) / 2 * 2 * gates));
-      lstm_cpu::PackDirectionBf16(packed->wt[d].data(), width, gates, packed->wt_bf16[d].data());
+      packed->wt_bf16[d].resize(
+          static_cast<size_t>(lstm_cpu::PackedBf16SplitSize(input_dim_, hidden_dim_)));
+      lstm_cpu::PackDirectionBf16Split(packed->wt[d].data(), input_dim_, hidden_dim_,
+                                       packed->wt_bf16[d].data());
     }
   }
   packed_ = std::move(packed);

@@ -271,44 +271,6 @@ NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const fl
   }
 }
 
-// One direction over all sequences, the bf16 products on AVX512-BF16 vectors. `order` lists the
-// sequences by decreasing length, so the ones still running at step s are always its first
-// `active` entries and keep their state rows. Each row of `xh` holds [x_t, h] (D + H values):
-// one product with [W_ih W_hh]^T gives both the input and the recurrent part of the gates.
-void RunDirectionVectors(bool backward, const float* input, int64_t input_dim,
-                         const PackedDirection& weights, const int64_t* lengths,
-                         const std::vector<int64_t>& order, int64_t batch, int64_t steps,
-                         int64_t hidden, float* out) {
-  const int64_t gates = 4 * hidden;
-  const int64_t width = input_dim + hidden;
-  std::vector<float> xh(static_cast<size_t>(batch * width), 0.0f);  // h starts at zero
-  std::vector<float> c(static_cast<size_t>(batch * hidden), 0.0f);
-  const int64_t pairs = (width + 1) / 2;
-  AlignedVector<float> rec(static_cast<size_t>(batch * gates));
-  AlignedVector<uint32_t> xh_bf16(static_cast<size_t>(batch * pairs), 0u);
-  const StepRowFn step_row = Avx512Gates() ? StepRowAvx512 : StepRow;
-  const int64_t out_offset = backward ? hidden : 0;
-  int64_t active = batch;
-  const int64_t longest = lengths[order[0]];
-  for (int64_t s = 0; s < longest; ++s) {
-    while (active > 0 && lengths[order[active - 1]] <= s) --active;
-    for (int64_t r = 0; r < active; ++r) {
-      const int64_t b = order[r];
-      const int64_t t = backward ? lengths[b] - 1 - s : s;
-      std::memcpy(xh.data() + r * width, input + (b * steps + t) * input_dim,
-                  sizeof(float) * static_cast<size_t>(input_dim));
-    }
-    bf16::RoundRows(xh.data(), width, active, xh_bf16.data(), pairs);
-    bf16::MatMulVectors(xh_bf16.data(), pairs, active, weights.wt_bf16, pairs, gates, rec.data());
-    for (int64_t r = 0; r < active; ++r) {
-      const int64_t b = order[r];
-      const int64_t t = backward ? lengths[b] - 1 - s : s;
-      step_row(hidden, rec.data() + r * gates, weights.bias, c.data() + r * hidden,
-               xh.data() + r * width + input_dim, out + (b * steps + t) * 2 * hidden + out_offset);
-    }
-  }
-}
-
 // Steps per chunk of RunDirectionChunked: enough that a chunk's input product has ~512 rows to
 // share W_ih, few enough that its output (RoundUp16(batch) * chunk * 4H floats: 1 MB at H = 128)
 // stays in L2.
@@ -340,6 +302,40 @@ class Fp32Products {
   const float* wt_ih_;
   const float* wt_hh_;
   int64_t input_dim_, hidden_;
+};
+
+// ... in bf16 on AVX512-BF16 vectors (weights.wt_bf16: PackDirectionBf16Split's layout), the
+// rows rounded to bf16 first ...
+class VectorProducts {
+ public:
+  // For up to `batch` sequences, `chunk` steps at a time.
+  VectorProducts(const PackedDirection& weights, int64_t input_dim, int64_t hidden, int64_t batch,
+                 int64_t chunk)
+      : wt_ih_(weights.wt_bf16),
+        wt_hh_(weights.wt_bf16 + (input_dim + 1) / 2 * 2 * 4 * hidden),
+        input_dim_(input_dim),
+        hidden_(hidden),
+        in_pairs_((input_dim + 1) / 2),
+        h_pairs_((hidden + 1) / 2),
+        x_bf16_(static_cast<size_t>(batch * chunk * in_pairs_), 0u),
+        h_bf16_(static_cast<size_t>(batch * h_pairs_), 0u) {}
+  static int64_t Rows(int64_t n) { return n; }
+  void Input(const float* x, int64_t n, float* out) {
+    bf16::RoundRows(x, input_dim_, n, x_bf16_.data(), in_pairs_);
+    bf16::MatMulVectors(x_bf16_.data(), in_pairs_, n, wt_ih_, in_pairs_, 4 * hidden_, out);
+  }
+  void Recurrent(const float* h, int64_t n, const float* init, int64_t ld_init, float* out) {
+    bf16::RoundRows(h, hidden_, n, h_bf16_.data(), h_pairs_);
+    bf16::MatMulVectors(h_bf16_.data(), h_pairs_, n, wt_hh_, h_pairs_, 4 * hidden_, out, init,
+                        ld_init);
+  }
+
+ private:
+  const uint16_t* wt_ih_;
+  const uint16_t* wt_hh_;
+  int64_t input_dim_, hidden_, in_pairs_, h_pairs_;
+  AlignedVector<uint32_t> x_bf16_;  // an odd width's last pad half stays zero
+  AlignedVector<uint32_t> h_bf16_;
 };
 
 // ... and on AMX tiles (weights.wt_amx: PackDirectionAmxSplit's layout), the rows rounded to
@@ -378,16 +374,16 @@ class TileProducts {
   bf16::TileScope tile_scope_;
 };
 
-// One direction over all sequences, float32 or AMX products. `order` lists the sequences by
-// decreasing length, so the ones still running at step s are always its first `active` entries
-// and keep their state rows. A product of one step streams its weights for as little as one row
-// (a lone text's step is bound by that), so the input half of the gates is computed for `chunk`
-// steps of every running sequence in one product, W_ih read once per block of rows of the
-// chunk instead of once per step; each step then computes only h · W_hh^T, its sums starting
-// from its rows of the chunk, and runs the gates. `pre` holds a chunk sequence by sequence (row
-// r * chunk + j is sequence order[r] at step s0 + j: a lone text's steps are consecutive rows, no
-// padding), so a step's rows are `chunk` rows apart. A lone text's model time -25% (both
-// kernels); a batch of ~20, whose steps are bound by their arithmetic, gains nothing
+// One direction over all sequences, with one of the three kinds of products above. `order`
+// lists the sequences by decreasing length, so the ones still running at step s are always its
+// first `active` entries and keep their state rows. A product of one step streams its weights for
+// as little as one row (a lone text's step is bound by that), so the input half of the gates is
+// computed for `chunk` steps of every running sequence in one product, W_ih read once per block of
+// rows of the chunk instead of once per step; each step then computes only h · W_hh^T, its sums
+// starting from its rows of the chunk, and runs the gates. `pre` holds a chunk sequence by sequence
+// (row r * chunk + j is sequence order[r] at step s0 + j: a lone text's steps are consecutive rows,
+// no padding), so a step's rows are `chunk` rows apart. A lone text's model time -25% (float32 and
+// tiles); a batch of ~20, whose steps are bound by their arithmetic, gains nothing
 // (docs/performance.md). Each value is the same function of its own sequence whatever the
 // batch: a sequence gets the same bits alone as in a batch.
 template <typename Products>
@@ -446,8 +442,9 @@ void RunDirection(bool backward, const float* input, int64_t input_dim,
     RunDirectionChunked(backward, input, input_dim, weights.bias, lengths, order, batch, steps,
                         hidden, out, products);
   } else if (weights.wt_bf16 != nullptr) {
-    RunDirectionVectors(backward, input, input_dim, weights, lengths, order, batch, steps, hidden,
-                        out);
+    VectorProducts products(weights, input_dim, hidden, batch, ChunkSteps(batch));
+    RunDirectionChunked(backward, input, input_dim, weights.bias, lengths, order, batch, steps,
+                        hidden, out, products);
   } else {
     Fp32Products products(weights, input_dim, hidden);
     RunDirectionChunked(backward, input, input_dim, weights.bias, lengths, order, batch, steps,

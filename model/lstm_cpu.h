@@ -6,10 +6,9 @@
 // a dozen tensor operations (an input GEMM, a recurrent GEMM, the gate activations, the state
 // update) with a dispatch overhead each: at batch 1 and H = 128 the overhead is ~80% of the
 // time. Here the input part of the gates is one small matrix product per chunk of steps, the
-// recurrent part one per step (both parts in one per step on AVX512-BF16 vectors), and the
-// activations and the state one fused loop, vectorised (AVX-512 or AVX2, chosen at load time;
-// scalar on older x86). On request (PackedDirection) the products run in bfloat16, on
-// AVX512-BF16 vectors or on AMX tiles.
+// recurrent part one per step, and the activations and the state one fused loop, vectorised
+// (AVX-512 or AVX2, chosen at load time; scalar on older x86). On request (PackedDirection) the
+// products run in bfloat16, on AVX512-BF16 vectors or on AMX tiles.
 //
 // Layouts (row-major, contiguous), PyTorch's nn.LSTM names and gate order (i, f, g, o):
 //   input     [B, T, D]
@@ -78,6 +77,11 @@ bool AmxProductsSupported();
 // the bf16 product reads: out[(p * G + g) * 2 + e] = wt[2p + e, g], p < ceil(K / 2), the odd K's
 // last pair padded with zero. `out` holds ceil(K / 2) * G * 2 values.
 void PackDirectionBf16(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* out);
+// The vector layout BiLstmInference reads (PackedDirection::wt_bf16): PackDirectionBf16 of wt's
+// first input_dim rows (W_ih^T) followed by PackDirectionBf16 of its last `hidden` rows
+// (W_hh^T). `out` holds PackedBf16SplitSize values.
+int64_t PackedBf16SplitSize(int64_t input_dim, int64_t hidden);
+void PackDirectionBf16Split(const float* wt, int64_t input_dim, int64_t hidden, uint16_t* out);
 
 // `wt` [K, G] rounded to bfloat16 in AMX weight tiles: K padded with zeros to a multiple of 32
 // (16 pairs), G to a multiple of 16; tile (c, t) = pairs 16t .. 16t+15 by columns 16c .. 16c+15,
@@ -91,21 +95,22 @@ void PackDirectionAmx(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* o
 int64_t PackedAmxSplitSize(int64_t input_dim, int64_t hidden);
 void PackDirectionAmxSplit(const float* wt, int64_t input_dim, int64_t hidden, uint16_t* out);
 
+// Whatever the products, the input half of the gates (x_t · W_ih^T) is computed for a chunk of
+// steps at once and each step adds only its recurrent half (h · W_hh^T): W_ih is read once per
+// chunk instead of once per step, which is what a step of a lone text was bound by
+// (model/lstm_cpu.cc).
 struct PackedDirection {
   const float* wt;    // [D + H, 4H]
   const float* bias;  // [4H]
-  // When set (PackDirectionBf16 of `wt`; only where Bf16ProductsSupported()), each step's product
-  // runs in bfloat16: [x_t, h] rounded to bf16, float32 accumulation; the gates and the cell state
-  // stay float32. About twice the multiply rate, half the weight bytes, ~3 significant digits
+  // When set (PackDirectionBf16Split of `wt`; only where Bf16ProductsSupported()), the products
+  // run in bfloat16: x_t and h rounded to bf16, float32 accumulation; the gates and the cell
+  // state stay float32. About twice the multiply rate, half the weight bytes, ~3 significant digits
   // per product term.
   const uint16_t* wt_bf16 = nullptr;
   // When set (PackDirectionAmxSplit of `wt`, 64-byte aligned: an AlignedVector; only where
   // AmxProductsSupported()), the bf16 products run on AMX tiles instead (wt_bf16 is then not
   // read): the same roundings, float32 sums in another order, ~15x the AVX512-BF16 multiply
-  // rate, so a step of 16 rows costs about what a step of one row does. The input half of the
-  // gates (x_t · W_ih^T) is then computed for a chunk of steps at once, each step adding only
-  // its recurrent half (h · W_hh^T): W_ih's tiles stream from L2 once per chunk instead of once
-  // per step, which is what a step of a lone text was bound by (model/lstm_cpu.cc).
+  // rate, so a step of 16 rows costs about what a step of one row does.
   const uint16_t* wt_amx = nullptr;
 };
 

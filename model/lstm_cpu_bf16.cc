@@ -31,17 +31,20 @@ using c10::detail::round_to_nearest_even;
 #ifdef NER_LSTM_CPU_BF16
 #define NER_LSTM_CPU_BF16_TARGET __attribute__((target("avx512f,avx512bf16")))
 
-// The bf16 twin of lstm_cpu.cc's MatMulBlock: out[R, 64] = x[R, K] · wt[K, G] over k pairs, with
-// `x` rows as bf16 pairs (one uint32 per pair, row stride ldx pairs) and `wt` in
-// PackDirectionBf16's layout.
+// The bf16 twin of lstm_cpu.cc's MatMulBlock: out[R, 64] = init + x[R, K] · wt[K, G] over k
+// pairs (init = 0 when null, else rows of ld_init floats), with `x` rows as bf16 pairs (one uint32
+// per pair, row stride ldx pairs) and `wt` in PackDirectionBf16's layout.
 // One vdpbf16ps multiplies and adds two k's for 16 columns: twice the FMA rate of float32.
 template <int R>
 NER_LSTM_CPU_BF16_TARGET __attribute__((always_inline)) inline void MatMulBlockBf16(
     const uint32_t* x, int64_t ldx, const uint16_t* wt, int64_t pairs, int64_t g_dim, int64_t g0,
-    float* out) {
+    float* out, const float* init, int64_t ld_init) {
   __m512 acc[R][4];
   for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int c = 0; c < 4; ++c) {
+      acc[r][c] =
+          init != nullptr ? _mm512_loadu_ps(init + r * ld_init + g0 + 16 * c) : _mm512_setzero_ps();
+    }
   }
   for (int64_t p = 0; p < pairs; ++p) {
     const uint16_t* w = wt + (p * g_dim + g0) * 2;
@@ -65,11 +68,11 @@ NER_LSTM_CPU_BF16_TARGET __attribute__((always_inline)) inline void MatMulBlockB
 // Columns g_from .. G-1 of x[n, K] · wt[K, G] one by one (the bf16 kernels' tail, for hidden
 // sizes whose 4H is not a multiple of their column block).
 void ColumnsBf16(const uint32_t* x, int64_t ldx, int64_t n, const uint16_t* wt, int64_t pairs,
-                 int64_t g_dim, int64_t g_from, float* out) {
+                 int64_t g_dim, int64_t g_from, float* out, const float* init, int64_t ld_init) {
   for (int64_t r = 0; r < n; ++r) {
     const uint16_t* xr = reinterpret_cast<const uint16_t*>(x + r * ldx);
     for (int64_t g = g_from; g < g_dim; ++g) {
-      float sum = 0.0f;
+      float sum = init != nullptr ? init[r * ld_init + g] : 0.0f;
       for (int64_t k = 0; k < 2 * pairs; ++k) {
         sum += f32_from_bits(xr[k]) * f32_from_bits(wt[((k / 2) * g_dim + g) * 2 + k % 2]);
       }
@@ -148,15 +151,18 @@ NER_LSTM_CPU_BF16_TARGET void RoundRows(const float* x, int64_t width, int64_t n
   }
 }
 
-// out[n, G] = x[n, K] · wt[K, G] in bf16 with float32 accumulation (see lstm_cpu.cc's MatMul).
+// out[n, G] = init + x[n, K] · wt[K, G] in bf16 with float32 accumulation (see lstm_cpu.cc's
+// MatMul).
 NER_LSTM_CPU_BF16_TARGET void MatMulVectors(const uint32_t* x, int64_t ldx, int64_t n,
                                             const uint16_t* wt, int64_t pairs, int64_t g_dim,
-                                            float* out) {
+                                            float* out, const float* init, int64_t ld_init) {
   const int64_t g_full = g_dim / 64 * 64;
+  auto init_at = [&](int64_t r) { return init != nullptr ? init + r * ld_init : nullptr; };
   int64_t r0 = 0;
   for (; r0 + 4 <= n; r0 += 4) {
     for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
-      MatMulBlockBf16<4>(x + r0 * ldx, ldx, wt, pairs, g_dim, g0, out + r0 * g_dim);
+      MatMulBlockBf16<4>(x + r0 * ldx, ldx, wt, pairs, g_dim, g0, out + r0 * g_dim, init_at(r0),
+                         ld_init);
     }
   }
   for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
@@ -164,25 +170,26 @@ NER_LSTM_CPU_BF16_TARGET void MatMulVectors(const uint32_t* x, int64_t ldx, int6
     float* o = out + r0 * g_dim;
     switch (n - r0) {
       case 1:
-        MatMulBlockBf16<1>(xr, ldx, wt, pairs, g_dim, g0, o);
+        MatMulBlockBf16<1>(xr, ldx, wt, pairs, g_dim, g0, o, init_at(r0), ld_init);
         break;
       case 2:
-        MatMulBlockBf16<2>(xr, ldx, wt, pairs, g_dim, g0, o);
+        MatMulBlockBf16<2>(xr, ldx, wt, pairs, g_dim, g0, o, init_at(r0), ld_init);
         break;
       case 3:
-        MatMulBlockBf16<3>(xr, ldx, wt, pairs, g_dim, g0, o);
+        MatMulBlockBf16<3>(xr, ldx, wt, pairs, g_dim, g0, o, init_at(r0), ld_init);
         break;
       default:
         break;
     }
   }
-  ColumnsBf16(x, ldx, n, wt, pairs, g_dim, g_full, out);
+  ColumnsBf16(x, ldx, n, wt, pairs, g_dim, g_full, out, init_at(0), ld_init);
 }
 #else
 void RoundRows(const float*, int64_t, int64_t, uint32_t*, int64_t) {
   TORCH_CHECK(false, "lstm_cpu: bf16 products need a CPU with AVX512-BF16");
 }
-void MatMulVectors(const uint32_t*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*) {
+void MatMulVectors(const uint32_t*, int64_t, int64_t, const uint16_t*, int64_t, int64_t, float*,
+                   const float*, int64_t) {
   TORCH_CHECK(false, "lstm_cpu: bf16 products need a CPU with AVX512-BF16");
 }
 #endif  // NER_LSTM_CPU_BF16
@@ -301,6 +308,16 @@ bool AmxProductsSupported() {
 #else
   return false;
 #endif
+}
+
+int64_t PackedBf16SplitSize(int64_t input_dim, int64_t hidden) {
+  return ((input_dim + 1) / 2 + (hidden + 1) / 2) * 2 * 4 * hidden;
+}
+
+void PackDirectionBf16Split(const float* wt, int64_t input_dim, int64_t hidden, uint16_t* out) {
+  const int64_t gates = 4 * hidden;
+  PackDirectionBf16(wt, input_dim, gates, out);
+  PackDirectionBf16(wt + input_dim * gates, hidden, gates, out + (input_dim + 1) / 2 * 2 * gates);
 }
 
 void PackDirectionBf16(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* out) {

@@ -18,9 +18,10 @@ int64_t RoundUp16(int64_t n);
 // pairs; the pad halves past `width` are left as they are.
 void RoundRows(const float* x, int64_t width, int64_t n, uint32_t* out, int64_t ldo);
 
-// out[n, G] = x[n, 2 * pairs] · wt (PackDirectionBf16's layout), float32 sums, by vdpbf16ps.
+// out[n, G] = init + x[n, 2 * pairs] · wt (PackDirectionBf16's layout), float32 sums, by
+// vdpbf16ps; init = 0 when null, else rows of ld_init floats.
 void MatMulVectors(const uint32_t* x, int64_t ldx, int64_t n, const uint16_t* wt, int64_t pairs,
-                   int64_t g_dim, float* out);
+                   int64_t g_dim, float* out, const float* init = nullptr, int64_t ld_init = 0);
 
 // out[n, G] = init + x[n, 32 * k_tiles] · wt (PackDirectionAmx's layout) on AMX tiles, inside
 // a TileScope of this thread; init = 0 when null, else rows of ld_init floats (RoundUp16(n) of
