@@ -7,10 +7,10 @@
 //
 // Rows: BM_BiLstm/impl:<0 LibTorch, 1 fused, 2 fused with bf16 products on AVX512-BF16 vectors
 // (skipped without AVX512-BF16), 3 the same on AMX tiles (skipped without AMX-BF16)>/B:<batch>/
-// T:<longest length>; the lengths of a batch are spread over [T/2, T] (mixed ~100-character
-// texts), so the packed sequences shrink as they end. Wall time (the fused path runs the two
-// directions on two intra-op threads when the process has two: --ner_threads=2). Counter
-// chars/s = valid positions per second.
+// T:<longest length> (B 20: the batches of a server at concurrency 64); the lengths of a batch are
+// spread over [T/2, T] (mixed ~100-character texts), so the packed sequences shrink as they end.
+// Wall time (the fused path runs the two directions on two intra-op threads when the process has
+// two: --ner_threads=2). Counter chars/s = valid positions per second.
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -56,20 +56,20 @@ void BM_BiLstm(benchmark::State& state) {
     } else {
       const rnn::PackedSequence packed =
           rnn::pack_padded_sequence(input, lengths, /*batch_first=*/true, /*enforce_sorted=*/false);
-      out = std::get<0>(rnn::pad_packed_sequence(
-          std::get<0>(lstm_child->forward_with_packed_input(packed)), /*batch_first=*/true, 0.0,
-          steps));
+      out = std::get<0>(
+          rnn::pad_packed_sequence(std::get<0>(lstm_child->forward_with_packed_input(packed)),
+                                   /*batch_first=*/true, 0.0, steps));
     }
     benchmark::DoNotOptimize(out.data_ptr<float>());
   }
-  state.counters["chars/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * lengths.sum().item<double>(),
-      benchmark::Counter::kIsRate);
+  state.counters["chars/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * lengths.sum().item<double>(),
+                         benchmark::Counter::kIsRate);
 }
 
 BENCHMARK(BM_BiLstm)
     ->ArgNames({"impl", "B", "T"})
-    ->ArgsProduct({{0, 1, 2, 3}, {1, 16, 64}, {128}})
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 16, 20, 64}, {128}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

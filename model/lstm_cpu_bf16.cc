@@ -87,7 +87,10 @@ void ColumnsBf16(const uint32_t* x, int64_t ldx, int64_t n, const uint16_t* wt, 
 
 // The AMX tile configuration (palette 1): tiles 0 and 1 accumulate out[16 rows, 16 columns]
 // each (float32), tile 2 holds 16 rows of x by 16 pairs of k's, tiles 3 and 4 a 16-pair by
-// 16-column tile of the weights (PackDirectionAmx's layout, one pair of k's per tile row).
+// 16-column tile of the weights (PackDirectionAmx's layout, one pair of k's per tile row). Tiles
+// 5, 6 (sums) and 7 (x) are the same for a last block of fewer rows, `partial_rows` of them:
+// a tdpbf16ps costs the same for any row count, but its tiles' loads and stores (most of a
+// small product's time) only move the rows configured.
 struct alignas(64) TileConfig {
   uint8_t palette_id = 1;
   uint8_t start_row = 0;
@@ -96,18 +99,56 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
+// The partial_rows of the configuration this thread has loaded; 0 when none.
+thread_local int loaded_partial_rows = 0;
+
 // ldtilecfg as an asm statement that reads `config`: GCC 12's _tile_loadconfig builtin does not
 // tell the optimiser that it reads the memory, so the stores that fill the configuration were
 // dropped as dead (seen: an all-zero configuration, then SIGILL at the first tile instruction).
-NER_LSTM_CPU_AMX_TARGET void LoadProductTiles() {
+// Loading a configuration zeroes every tile (~50 ns).
+NER_LSTM_CPU_AMX_TARGET void LoadProductTiles(int partial_rows) {
   TileConfig config;
-  for (int t = 0; t < 5; ++t) {
-    config.rows[t] = 16;
+  for (int t = 0; t < 8; ++t) {
+    config.rows[t] = t < 5 ? 16 : static_cast<uint8_t>(partial_rows);
     config.colsb[t] = 64;
   }
   __asm__ volatile("ldtilecfg %0" : : "m"(config));
+  loaded_partial_rows = partial_rows;
 }
-NER_LSTM_CPU_AMX_TARGET void ReleaseTiles() { _tile_release(); }
+NER_LSTM_CPU_AMX_TARGET void ReleaseTiles() {
+  _tile_release();
+  loaded_partial_rows = 0;
+}
+
+// One block of rows times two column tiles: out = init + x · [w0 w1], in the sum tiles C0 and
+// C1 and the x tile X. A macro because the tile intrinsics paste their tile numbers into the
+// instruction text: FullTileBlock (tiles 0, 1, 2) for a block of 16 rows, PartialTileBlock
+// (tiles 5, 6, 7) for the last, shorter one.
+#define NER_LSTM_CPU_TILE_BLOCK(NAME, C0, C1, X)                                                 \
+  NER_LSTM_CPU_AMX_TARGET inline void NAME(                                                      \
+      const uint32_t* xb, int64_t x_stride, const uint16_t* w0, const uint16_t* w1,              \
+      int64_t k_tiles, const float* init, int64_t init_stride, float* out, int64_t out_stride) { \
+    constexpr int64_t kTile = 16 * 16 * 2;                                                       \
+    if (init != nullptr) {                                                                       \
+      _tile_loadd(C0, init, init_stride);                                                        \
+      _tile_loadd(C1, init + 16, init_stride);                                                   \
+    } else {                                                                                     \
+      _tile_zero(C0);                                                                            \
+      _tile_zero(C1);                                                                            \
+    }                                                                                            \
+    for (int64_t k = 0; k < k_tiles; ++k) {                                                      \
+      _tile_loadd(X, xb + 16 * k, x_stride);                                                     \
+      _tile_loadd(3, w0 + k * kTile, 64);                                                        \
+      _tile_loadd(4, w1 + k * kTile, 64);                                                        \
+      _tile_dpbf16ps(C0, X, 3);                                                                  \
+      _tile_dpbf16ps(C1, X, 4);                                                                  \
+    }                                                                                            \
+    _tile_stored(C0, out, out_stride);                                                           \
+    _tile_stored(C1, out + 16, out_stride);                                                      \
+  }
+NER_LSTM_CPU_TILE_BLOCK(FullTileBlock, 0, 1, 2)
+NER_LSTM_CPU_TILE_BLOCK(PartialTileBlock, 5, 6, 7)
+#undef NER_LSTM_CPU_TILE_BLOCK
 
 // AMX-BF16 present, its state enabled by the OS (XCR0 bits 17 and 18), and this process granted
 // the tile data state (Linux 5.16+: arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), asked
@@ -198,8 +239,11 @@ void MatMulVectors(const uint32_t*, int64_t, int64_t, const uint16_t*, int64_t, 
 // out[n, G] = x[n, 32 * k_tiles] · W on AMX tiles (a TileScope open in this thread), W in
 // PackDirectionAmx's layout: one tdpbf16ps multiplies 16 rows by 16 pairs by 16 columns, ~15x
 // the vdpbf16ps rate of MatMulVectors on one core, and the weights stream from memory in the order
-// they are used. Rows go in blocks of 16: `x` and `out` hold ceil(n / 16) * 16 rows (the rows
-// past n are computed from whatever they hold and never read back). Each output value is the
+// they are used. Rows go in blocks of 16, the last one (n % 16 rows) on tiles configured for that
+// many rows (the configuration reloaded when the count changes): a lone text's product loads and
+// stores one row instead of 16. `x` and `out` hold ceil(n / 16) * 16 rows (a last column tile
+// narrower than 16 computes the rows past n from whatever they hold; they are never read
+// back). Each output value is the
 // same function of its own row whatever n is: a sequence gets the same bits alone as in a batch.
 // With `init`, the sums start from init's rows (row stride ld_init floats) instead of zero.
 NER_LSTM_CPU_AMX_TARGET void MatMulTiles(const uint32_t* x, int64_t ldx, int64_t n,
@@ -210,28 +254,22 @@ NER_LSTM_CPU_AMX_TARGET void MatMulTiles(const uint32_t* x, int64_t ldx, int64_t
   const int64_t x_stride = 4 * ldx, out_stride = 4 * g_dim;
   const int64_t full_tiles = g_dim / 16;
   int64_t c = 0;
+  const int64_t full_blocks = n / 16, partial = n % 16;
+  if (partial != 0 && partial != loaded_partial_rows) LoadProductTiles(static_cast<int>(partial));
   // Two column tiles at a time; their weights (2 KB per 16 pairs) stay in L1 across row blocks.
   for (; c + 2 <= full_tiles; c += 2) {
     const uint16_t* w0 = wt + c * k_tiles * kTile;
     const uint16_t* w1 = w0 + k_tiles * kTile;
-    for (int64_t b = 0; b < blocks; ++b) {
-      const uint32_t* xb = x + b * 16 * ldx;
-      if (init != nullptr) {
-        _tile_loadd(0, init + b * 16 * ld_init + 16 * c, 4 * ld_init);
-        _tile_loadd(1, init + b * 16 * ld_init + 16 * c + 16, 4 * ld_init);
-      } else {
-        _tile_zero(0);
-        _tile_zero(1);
+    for (int64_t b = 0; b <= full_blocks; ++b) {
+      const float* init_b = init != nullptr ? init + b * 16 * ld_init + 16 * c : nullptr;
+      float* out_b = out + b * 16 * g_dim + 16 * c;
+      if (b < full_blocks) {
+        FullTileBlock(x + b * 16 * ldx, x_stride, w0, w1, k_tiles, init_b, 4 * ld_init, out_b,
+                      out_stride);
+      } else if (partial != 0) {
+        PartialTileBlock(x + b * 16 * ldx, x_stride, w0, w1, k_tiles, init_b, 4 * ld_init, out_b,
+                         out_stride);
       }
-      for (int64_t k = 0; k < k_tiles; ++k) {
-        _tile_loadd(2, xb + 16 * k, x_stride);
-        _tile_loadd(3, w0 + k * kTile, 64);
-        _tile_loadd(4, w1 + k * kTile, 64);
-        _tile_dpbf16ps(0, 2, 3);
-        _tile_dpbf16ps(1, 2, 4);
-      }
-      _tile_stored(0, out + b * 16 * g_dim + 16 * c, out_stride);
-      _tile_stored(1, out + b * 16 * g_dim + 16 * c + 16, out_stride);
     }
   }
   // A last column tile, full or (hidden sizes with 4H not a multiple of 16) partial: its
@@ -269,7 +307,7 @@ NER_LSTM_CPU_AMX_TARGET void MatMulTiles(const uint32_t* x, int64_t ldx, int64_t
 }
 
 TileScope::TileScope(bool on) : on_(on) {
-  if (on_) LoadProductTiles();
+  if (on_) LoadProductTiles(16);
 }
 TileScope::~TileScope() {
   if (on_) ReleaseTiles();
