@@ -19,6 +19,10 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   return timestamp;
 }
 
+absl::Time FromTimestamp(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+}
+
 v1::ModelInfo ToModelInfo(const ServedModel& model) {
   v1::ModelInfo info;
   info.set_name(model.name);

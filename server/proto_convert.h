@@ -18,6 +18,7 @@ namespace ner::server {
 // thread-safe.
 
 google::protobuf::Timestamp ToTimestamp(absl::Time time);
+absl::Time FromTimestamp(const google::protobuf::Timestamp& timestamp);
 
 // ModelInfo of a serving model (serving = true).
 v1::ModelInfo ToModelInfo(const ServedModel& model);

@@ -63,10 +63,6 @@ std::string NewJobId() {
                          static_cast<uint32_t>((*rng)()));
 }
 
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 // `path` if absolute, else under `root` (confined to it).
 absl::StatusOr<std::string> ResolveFile(absl::string_view root, const std::string& path) {
   if (!path.empty() && path.front() == '/') return path;
@@ -326,59 +322,31 @@ int TrainJobManager::Recover() {
     absl::MutexLock lock(&mu_);
     for (v1::TrainJob& record : scan.jobs) {
       if (jobs_.count(record.job_id()) > 0) continue;
+      RecoveredJob recovered = RecoverJob(record, options_, running_, absl::Now());
       auto job = std::make_shared<Job>();
       job->id = record.job_id();
       job->request = std::move(*record.mutable_request());
       job->created_at = FromTimestamp(record.created_at());
-      job->restarts = record.restarts();
-      v1::TrainEvent latest = record.latest();
-      latest.set_job_id(job->id);
-      std::optional<absl::Time> finished_at;
-      if (IsFinalState(latest.state())) {
-        finished_at =
-            record.has_finished_at() ? FromTimestamp(record.finished_at()) : job->created_at;
-        ++listed;
-      } else {
-        // Unfinished: a shutdown interrupted it, or the process died.
-        absl::StatusOr<model::TrainConfig> config = ValidateTrainRequest(job->request, options_);
-        std::string why_not;
-        if (!options_.resume_interrupted) {
-          why_not = "resuming interrupted jobs is off (--train_resume_interrupted=false)";
-        } else if (!config.ok()) {
-          why_not =
-              absl::StrCat("its request is not valid on this server: ", config.status().message());
-        } else if (running_ >= options_.max_concurrent_jobs) {
-          why_not = absl::StrCat(running_, " recovered job(s) take this server's training slots");
-        }
-        const absl::Time now = absl::Now();
-        latest.clear_eta_seconds();
-        *latest.mutable_time() = ToTimestamp(now);
-        if (why_not.empty()) {
-          job->config = *std::move(config);
+      job->restarts = recovered.restarts;
+      switch (recovered.action) {
+        case RecoveredJob::Action::kList:
+          ++listed;
+          break;
+        case RecoveredJob::Action::kResume:
+          job->config = std::move(recovered.config);
           job->resume = true;
-          ++job->restarts;
-          latest.set_phase(v1::TRAIN_PHASE_QUEUED);
-          latest.set_state(v1::TRAIN_JOB_STATE_PENDING);
-          latest.set_message(
-              absl::StrCat("resuming after a server restart (restart ", job->restarts, ")"));
-        } else {
-          latest.set_phase(v1::TRAIN_PHASE_DONE);
-          latest.set_state(v1::TRAIN_JOB_STATE_FAILED);
-          latest.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kAborted));
-          latest.mutable_error()->set_message(
-              absl::StrCat("interrupted by a server restart and not resumed: ", why_not,
-                           "; its checkpoints are under jobs/", job->id));
-          latest.set_message(absl::StrCat("failed: ", latest.error().message()));
-          finished_at = now;
+          break;
+        case RecoveredJob::Action::kAbandon:
           abandoned.push_back(ToTrainJob(job->id, job->request, job->created_at, job->restarts,
-                                         latest, finished_at));
-          LogWarning(absl::StrCat("training job ", job->id, ": ", latest.error().message()));
-        }
+                                         recovered.latest, recovered.finished_at));
+          LogWarning(
+              absl::StrCat("training job ", job->id, ": ", recovered.latest.error().message()));
+          break;
       }
       {
         absl::MutexLock job_lock(&job->mu);
-        job->latest = std::move(latest);
-        job->finished_at = finished_at;
+        job->latest = std::move(recovered.latest);
+        job->finished_at = recovered.finished_at;
       }
       if (job->resume) {
         ++running_;

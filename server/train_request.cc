@@ -210,4 +210,48 @@ v1::TrainEvent NextTrainEvent(const v1::TrainEvent& previous, const model::Train
   return next;
 }
 
+RecoveredJob RecoverJob(const v1::TrainJob& record, const TrainJobsOptions& options, int running,
+                        absl::Time now) {
+  RecoveredJob out;
+  out.restarts = record.restarts();
+  out.latest = record.latest();
+  out.latest.set_job_id(record.job_id());
+  if (IsFinalState(out.latest.state())) {
+    out.finished_at =
+        FromTimestamp(record.has_finished_at() ? record.finished_at() : record.created_at());
+    return out;
+  }
+  absl::StatusOr<model::TrainConfig> config = ValidateTrainRequest(record.request(), options);
+  std::string why_not;
+  if (!options.resume_interrupted) {
+    why_not = "resuming interrupted jobs is off (--train_resume_interrupted=false)";
+  } else if (!config.ok()) {
+    why_not = absl::StrCat("its request is not valid on this server: ", config.status().message());
+  } else if (running >= options.max_concurrent_jobs) {
+    why_not = absl::StrCat(running, " recovered job(s) take this server's training slots");
+  }
+  out.latest.clear_eta_seconds();
+  *out.latest.mutable_time() = ToTimestamp(now);
+  if (why_not.empty()) {
+    out.action = RecoveredJob::Action::kResume;
+    out.config = *std::move(config);
+    ++out.restarts;
+    out.latest.set_phase(v1::TRAIN_PHASE_QUEUED);
+    out.latest.set_state(v1::TRAIN_JOB_STATE_PENDING);
+    out.latest.set_message(
+        absl::StrCat("resuming after a server restart (restart ", out.restarts, ")"));
+    return out;
+  }
+  out.action = RecoveredJob::Action::kAbandon;
+  out.latest.set_phase(v1::TRAIN_PHASE_DONE);
+  out.latest.set_state(v1::TRAIN_JOB_STATE_FAILED);
+  out.latest.mutable_error()->set_code(static_cast<int>(absl::StatusCode::kAborted));
+  out.latest.mutable_error()->set_message(
+      absl::StrCat("interrupted by a server restart and not resumed: ", why_not,
+                   "; its checkpoints are under jobs/", record.job_id()));
+  out.latest.set_message(absl::StrCat("failed: ", out.latest.error().message()));
+  out.finished_at = now;
+  return out;
+}
+
 }  // namespace ner::server
