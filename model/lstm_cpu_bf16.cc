@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "model/lstm_cpu.h"
+#include "model/lstm_cpu_blocks.h"
 
 namespace ner::model::lstm_cpu {
 namespace {
@@ -198,32 +199,16 @@ NER_LSTM_CPU_BF16_TARGET void MatMulVectors(const uint32_t* x, int64_t ldx, int6
                                             const uint16_t* wt, int64_t pairs, int64_t g_dim,
                                             float* out, const float* init, int64_t ld_init) {
   const int64_t g_full = g_dim / 64 * 64;
-  auto init_at = [&](int64_t r) { return init != nullptr ? init + r * ld_init : nullptr; };
-  int64_t r0 = 0;
-  for (; r0 + 4 <= n; r0 += 4) {
-    for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
-      MatMulBlockBf16<4>(x + r0 * ldx, ldx, wt, pairs, g_dim, g0, out + r0 * g_dim, init_at(r0),
-                         ld_init);
-    }
-  }
-  for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
-    const uint32_t* xr = x + r0 * ldx;
-    float* o = out + r0 * g_dim;
-    switch (n - r0) {
-      case 1:
-        MatMulBlockBf16<1>(xr, ldx, wt, pairs, g_dim, g0, o, init_at(r0), ld_init);
-        break;
-      case 2:
-        MatMulBlockBf16<2>(xr, ldx, wt, pairs, g_dim, g0, o, init_at(r0), ld_init);
-        break;
-      case 3:
-        MatMulBlockBf16<3>(xr, ldx, wt, pairs, g_dim, g0, o, init_at(r0), ld_init);
-        break;
-      default:
-        break;
-    }
-  }
-  ColumnsBf16(x, ldx, n, wt, pairs, g_dim, g_full, out, init_at(0), ld_init);
+  ForEachRowBlock(n, g_full,
+                  // Built for AVX512-BF16, so not always-inline (ForEachRowBlock's own body is
+                  // not): GCC may call it, once per block of up to 4 rows by 64 columns, each
+                  // a few hundred vdpbf16ps.
+                  [&](auto rows, int64_t r0, int64_t g0) NER_LSTM_CPU_BF16_TARGET {
+                    MatMulBlockBf16<decltype(rows)::value>(
+                        x + r0 * ldx, ldx, wt, pairs, g_dim, g0, out + r0 * g_dim,
+                        init != nullptr ? init + r0 * ld_init : nullptr, ld_init);
+                  });
+  ColumnsBf16(x, ldx, n, wt, pairs, g_dim, g_full, out, init, ld_init);
 }
 #else
 void RoundRows(const float*, int64_t, int64_t, uint32_t*, int64_t) {

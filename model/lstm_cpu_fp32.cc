@@ -1,5 +1,7 @@
 #include "model/lstm_cpu_fp32.h"
 
+#include "model/lstm_cpu_blocks.h"
+
 // The float32 step products of model/lstm_cpu.cc, compiled for AVX-512 and AVX2 (vectorised)
 // and the x86-64 baseline; the loader picks one (GNU ifunc). Elsewhere compiled once for the
 // target.
@@ -66,31 +68,12 @@ NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const fl
                                 int64_t k_dim, int64_t g_dim, float* out, const float* init,
                                 int64_t ld_init) {
   const int64_t g_full = g_dim / 64 * 64;
-  auto init_at = [&](int64_t r) { return init != nullptr ? init + r * ld_init : nullptr; };
-  int64_t r0 = 0;
-  for (; r0 + 4 <= n; r0 += 4) {
-    for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
-      MatMulBlock<4>(x + r0 * ldx, ldx, wt, k_dim, g_dim, g0, out + r0 * g_dim, init_at(r0),
-                     ld_init);
-    }
-  }
-  for (int64_t g0 = 0; g0 < g_full; g0 += 64) {
-    const float* xr = x + r0 * ldx;
-    float* o = out + r0 * g_dim;
-    switch (n - r0) {
-      case 1:
-        MatMulBlock<1>(xr, ldx, wt, k_dim, g_dim, g0, o, init_at(r0), ld_init);
-        break;
-      case 2:
-        MatMulBlock<2>(xr, ldx, wt, k_dim, g_dim, g0, o, init_at(r0), ld_init);
-        break;
-      case 3:
-        MatMulBlock<3>(xr, ldx, wt, k_dim, g_dim, g0, o, init_at(r0), ld_init);
-        break;
-      default:
-        break;
-    }
-  }
+  ForEachRowBlock(
+      n, g_full, [&](auto rows, int64_t r0, int64_t g0) __attribute__((always_inline)) {
+        MatMulBlock<decltype(rows)::value>(
+            x + r0 * ldx, ldx, wt, k_dim, g_dim, g0, out + r0 * g_dim,
+            init != nullptr ? init + r0 * ld_init : nullptr, ld_init);
+      });
   // Columns past the last multiple of 64 (hidden sizes that are not multiples of 16).
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t g = g_full; g < g_dim; ++g) {
