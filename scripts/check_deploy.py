@@ -5,7 +5,8 @@
 
 - Metrics: every series named in the Grafana dashboard, the alert rules, the HPA and the
   prometheus-adapter rule is one the server exports, with labels it has. The exported series are
-  parsed from server/metrics.cc (the families registered there), or, with --metrics-dump, from a
+  parsed from server/metrics.cc (the families registered there) and server/process_metrics.cc
+  (process_*), or, with --metrics-dump, from a
   /metrics page saved from a running server. Every PromQL expression is also parsed by
   `promtool check rules` (Grafana variables substituted).
 - Flags: every ner-server flag in the Dockerfile, the Kubernetes manifests and the compose file
@@ -118,6 +119,17 @@ def metrics_from_source(path):
             series[name + "_count"] = set(labels)
         else:
             series[name] = labels
+    return series, types
+
+
+def metrics_from_process_source(path):
+    """The process_* families of process_metrics.cc: Family("name", "help", MetricType::Kind, ...)."""
+    src = re.sub(r"//[^\n]*", "", read(path))
+    series, types = {}, {}
+    for name, kind in re.findall(r"Family\(\s*\"(process_\w+)\"\s*,\s*\"[^\"]*\"\s*,\s*"
+                                 r"MetricType::(\w+)", src, re.S):
+        series[name] = set()
+        types[name] = kind.lower()
     return series, types
 
 
@@ -673,6 +685,12 @@ def main():
         source = opts.metrics_dump
     else:
         series, types = metrics_from_source(os.path.join(ROOT, "server", "metrics.cc"))
+        process_series, process_types = metrics_from_process_source(
+            os.path.join(ROOT, "server", "process_metrics.cc"))
+        report(len(process_types) >= 5, "process metric families found in server/process_metrics.cc",
+               ", ".join(sorted(process_types)))
+        series.update(process_series)
+        types.update(process_types)
         source = "server/metrics.cc"
     report(len(types) >= 5, "exported metric families found in " + source, ", ".join(sorted(types)))
     for name, kind in sorted(types.items()):

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/text_serializer.h"
 #include "server/host_port.h"
+#include "server/process_metrics.h"
 
 namespace ner::server {
 namespace {
@@ -138,7 +139,11 @@ void MetricsEndpoint::Serve(int connection) const {
   std::string body = "try /metrics, /healthz or /readyz\n";
   if (is_get("/metrics")) {
     status = "200 OK";
-    body = prometheus::TextSerializer().Serialize(registry_->Collect());
+    std::vector<prometheus::MetricFamily> families = registry_->Collect();
+    for (prometheus::MetricFamily& family : CollectProcessMetrics()) {
+      families.push_back(std::move(family));
+    }
+    body = prometheus::TextSerializer().Serialize(families);
   } else if (is_get("/healthz") || is_get("/readyz")) {
     const bool readiness = is_get("/readyz");
     absl::MutexLock lock(&health_mu_);

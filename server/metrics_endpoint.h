@@ -13,9 +13,10 @@
 
 namespace ner::server {
 
-// Serves a Prometheus registry in the text exposition format at http://ADDRESS/metrics, from one
-// thread, one short connection at a time (scrapes are rare and cheap), and the server's health
-// for probes that cannot use gRPC's (TLS on the gRPC port; plain HTTP checks):
+// Serves a Prometheus registry, and the process metrics of process_metrics.h, in the text
+// exposition format at http://ADDRESS/metrics, from one thread, one short connection at a time
+// (scrapes are rare and cheap), and the server's health for probes that cannot use gRPC's (TLS on
+// the gRPC port; plain HTTP checks):
 //   GET /healthz  200 "ok" while the process runs and does not drain, else 503 (liveness);
 //   GET /readyz   200 "ready" while it can take traffic, else 503 with the reason (readiness).
 // Until SetHealth is called (the model is still loading) /healthz is 200 and /readyz 503.

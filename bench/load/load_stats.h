@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,8 @@ absl::StatusOr<MetricSamples> ParsePrometheusText(absl::string_view text);
 
 // What the server did between two scrapes (`after` - `before`), from its histograms
 // ner_batch_size, ner_batch_tokens, ner_batch_latency_seconds, ner_queue_wait_seconds and
-// ner_batch_padding_ratio (see server/metrics.cc). Series missing from a scrape count as 0.
+// ner_batch_padding_ratio (see server/metrics.cc), and its CPU time from
+// process_cpu_seconds_total. Series missing from a scrape count as 0.
 struct ServerBatchStats {
   double batches = 0;
   double mean_pieces_per_batch = 0;
@@ -47,6 +49,8 @@ struct ServerBatchStats {
   double mean_padding_ratio = 0;
   // Requests finished by the server in the window, by status code (label `code`).
   std::map<std::string, double> requests_by_code;
+  // The server's CPU time in the window (process_cpu_seconds_total), where it exports it.
+  std::optional<double> cpu_seconds;
 };
 ServerBatchStats BatchStatsBetween(const MetricSamples& before, const MetricSamples& after);
 

@@ -6,6 +6,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "bench/load/documents.h"
 #include "bench/load/load_runner.h"
 #include "bench/load/metrics_scrape.h"
@@ -49,6 +51,14 @@ using ner::bench::CallMode;
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ner-bench: %s\n", message.c_str());
   return 1;
+}
+
+// User + system CPU time of this process so far.
+double CpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * t.tv_usec; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 std::string DefaultInput() {
@@ -90,7 +100,8 @@ int main(int argc, char** argv) {
   }
   options.deadline = absl::GetFlag(FLAGS_deadline);
   options.model = absl::GetFlag(FLAGS_model);
-  if (absl::Status valid = options.Validate(); !valid.ok()) return Fail(std::string(valid.message()));
+  if (absl::Status valid = options.Validate(); !valid.ok())
+    return Fail(std::string(valid.message()));
   const int n_channels = absl::GetFlag(FLAGS_channels);
   if (n_channels < 1) return Fail("--channels must be >= 1");
 
@@ -118,7 +129,11 @@ int main(int argc, char** argv) {
     if (!scraped.ok()) return Fail(std::string(scraped.status().message()));
     before = *std::move(scraped);
   }
+  const absl::Time started = absl::Now();
+  const double cpu_before = CpuSeconds();
   auto result = ner::bench::RunLoad(channels, *documents, options);
+  const double cpu_used = CpuSeconds() - cpu_before;
+  const absl::Duration window = absl::Now() - started;
   if (!result.ok()) return Fail(std::string(result.status().message()));
 
   ner::bench::RunReport report;
@@ -127,6 +142,8 @@ int main(int argc, char** argv) {
   report.channels = n_channels;
   report.distinct_documents = static_cast<int64_t>(documents->size());
   report.result = *std::move(result);
+  report.window = window;
+  report.client_cpu_seconds = cpu_used;
   if (!metrics_address.empty()) {
     auto after = ner::bench::ScrapeMetrics(metrics_address);
     if (!after.ok()) return Fail(std::string(after.status().message()));

@@ -14,6 +14,15 @@ double PerSecond(double count, absl::Duration elapsed) {
 
 const char* ModeName(CallMode mode) { return mode == CallMode::kUnary ? "unary" : "stream"; }
 
+// Requests the server finished in the window, whatever their status.
+double ServerRequests(const ServerBatchStats& s) {
+  double n = 0;
+  for (const auto& [code, count] : s.requests_by_code) n += count;
+  return n;
+}
+
+double MsPer(double seconds, double count) { return count > 0 ? 1000 * seconds / count : 0.0; }
+
 }  // namespace
 
 std::string FormatReport(const RunReport& report) {
@@ -25,20 +34,23 @@ std::string FormatReport(const RunReport& report) {
       report.target, ModeName(report.options.mode), report.options.concurrency, report.channels,
       report.options.documents_per_request, absl::FormatDuration(r.elapsed),
       absl::FormatDuration(report.options.warmup), report.distinct_documents);
-  absl::StrAppendFormat(&out, "  throughput  %.1f documents/s, %.0f characters/s (%d documents, %d entities)\n",
-                        PerSecond(r.documents_ok, r.elapsed), PerSecond(r.characters_ok, r.elapsed),
-                        r.documents_ok, r.entities);
+  absl::StrAppendFormat(
+      &out, "  throughput  %.1f documents/s, %.0f characters/s (%d documents, %d entities)\n",
+      PerSecond(r.documents_ok, r.elapsed), PerSecond(r.characters_ok, r.elapsed), r.documents_ok,
+      r.entities);
   absl::StrAppendFormat(&out,
                         "  latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms, mean "
                         "%.2f ms (%d requests)\n",
                         latency.p50_ms, latency.p90_ms, latency.p99_ms, latency.max_ms,
                         latency.mean_ms, latency.count);
   std::string errors;
-  for (const auto& [code, n] : r.errors) absl::StrAppend(&errors, errors.empty() ? "" : ", ", code, " ", n);
+  for (const auto& [code, n] : r.errors)
+    absl::StrAppend(&errors, errors.empty() ? "" : ", ", code, " ", n);
   absl::StrAppend(&out, "  errors      ", errors.empty() ? "none" : errors, "\n");
   if (!r.error_latencies_ms.empty()) {
     const LatencySummary failed = SummarizeLatencies(r.error_latencies_ms);
-    absl::StrAppendFormat(&out, "  failed in   p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests)\n",
+    absl::StrAppendFormat(&out,
+                          "  failed in   p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d requests)\n",
                           failed.p50_ms, failed.p99_ms, failed.max_ms, failed.count);
   }
   if (report.server.has_value()) {
@@ -48,6 +60,20 @@ std::string FormatReport(const RunReport& report) {
                           "model %.2f ms per batch, queue wait %.2f ms, padding %.1f%%\n",
                           s.batches, s.mean_pieces_per_batch, s.mean_tokens_per_batch,
                           s.mean_batch_ms, s.mean_queue_wait_ms, 100 * s.mean_padding_ratio);
+  }
+  const double window = absl::ToDoubleSeconds(report.window);
+  if (window > 0) {
+    // Cores busy on average, and CPU per request: what a request costs the machine.
+    absl::StrAppendFormat(&out, "  cpu         load generator %.2f cores",
+                          report.client_cpu_seconds / window);
+    if (report.server.has_value() && report.server->cpu_seconds.has_value()) {
+      const double requests = ServerRequests(*report.server);
+      absl::StrAppendFormat(&out, " (%.3f ms per request); server %.2f cores (%.3f ms per request)",
+                            MsPer(report.client_cpu_seconds, requests),
+                            *report.server->cpu_seconds / window,
+                            MsPer(*report.server->cpu_seconds, requests));
+    }
+    absl::StrAppendFormat(&out, ", over %.1f s with the warm-up\n", window);
   }
   return out;
 }
@@ -93,6 +119,14 @@ std::string ReportJson(const RunReport& report) {
                       {"mean_queue_wait_ms", s.mean_queue_wait_ms},
                       {"mean_padding_ratio", s.mean_padding_ratio},
                       {"requests_by_code", s.requests_by_code}};
+    if (s.cpu_seconds.has_value()) {
+      json["server"]["cpu_seconds"] = *s.cpu_seconds;
+      json["server"]["cpu_ms_per_request"] = MsPer(*s.cpu_seconds, ServerRequests(s));
+    }
+  }
+  if (report.window > absl::ZeroDuration()) {
+    json["client_cpu"] = {{"window_seconds", absl::ToDoubleSeconds(report.window)},
+                          {"cpu_seconds", report.client_cpu_seconds}};
   }
   return json.dump();
 }

@@ -18,6 +18,10 @@ struct RunReport {
   LoadResult result;
   // Server-side statistics over the run (with --metrics_address).
   std::optional<ServerBatchStats> server;
+  // CPU time of this process (the load generator) over `window`, the whole run with its
+  // warm-up (the window of the server's statistics too).
+  absl::Duration window;
+  double client_cpu_seconds = 0;
 };
 
 // A few aligned lines for a person. Pure.

@@ -62,15 +62,21 @@ TEST(ParsePrometheusTextTest, MalformedLinesNameTheLine) {
 
 TEST(BatchStatsBetweenTest, DeltasOfTheHistograms) {
   const MetricSamples before = {
-      {"ner_batch_size_count", 10}, {"ner_batch_size_sum", 40},
-      {"ner_batch_latency_seconds_count", 10}, {"ner_batch_latency_seconds_sum", 0.5},
+      {"ner_batch_size_count", 10},
+      {"ner_batch_size_sum", 40},
+      {"ner_batch_latency_seconds_count", 10},
+      {"ner_batch_latency_seconds_sum", 0.5},
       {"ner_requests_total{code=\"OK\",method=\"Recognize\"}", 5},
   };
   const MetricSamples after = {
-      {"ner_batch_size_count", 30}, {"ner_batch_size_sum", 440},
-      {"ner_batch_tokens_count", 20}, {"ner_batch_tokens_sum", 2000},
-      {"ner_batch_latency_seconds_count", 30}, {"ner_batch_latency_seconds_sum", 0.9},
-      {"ner_queue_wait_seconds_count", 400}, {"ner_queue_wait_seconds_sum", 0.8},
+      {"ner_batch_size_count", 30},
+      {"ner_batch_size_sum", 440},
+      {"ner_batch_tokens_count", 20},
+      {"ner_batch_tokens_sum", 2000},
+      {"ner_batch_latency_seconds_count", 30},
+      {"ner_batch_latency_seconds_sum", 0.9},
+      {"ner_queue_wait_seconds_count", 400},
+      {"ner_queue_wait_seconds_sum", 0.8},
       {"ner_requests_total{code=\"OK\",method=\"Recognize\"}", 405},
       {"ner_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"RecognizeStream\"}", 3},
       {"ner_requests_total{code=\"OK\",method=\"ListModels\"}", 9},
@@ -82,9 +88,17 @@ TEST(BatchStatsBetweenTest, DeltasOfTheHistograms) {
   EXPECT_DOUBLE_EQ(stats.mean_batch_ms, 20);
   EXPECT_DOUBLE_EQ(stats.mean_queue_wait_ms, 2);
   EXPECT_DOUBLE_EQ(stats.mean_padding_ratio, 0);  // no observations
-  EXPECT_EQ(stats.requests_by_code.size(), 2u);  // ListModels is not a recognition call
+  EXPECT_EQ(stats.requests_by_code.size(), 2u);   // ListModels is not a recognition call
   EXPECT_DOUBLE_EQ(stats.requests_by_code.at("OK"), 400);
   EXPECT_DOUBLE_EQ(stats.requests_by_code.at("RESOURCE_EXHAUSTED"), 3);
+  EXPECT_FALSE(stats.cpu_seconds.has_value());  // a server without process metrics
+
+  MetricSamples with_cpu = after;
+  with_cpu["process_cpu_seconds_total"] = 12.5;
+  EXPECT_DOUBLE_EQ(BatchStatsBetween(before, with_cpu).cpu_seconds.value(), 12.5);
+  MetricSamples earlier = before;
+  earlier["process_cpu_seconds_total"] = 2.5;
+  EXPECT_DOUBLE_EQ(BatchStatsBetween(earlier, with_cpu).cpu_seconds.value(), 10);
 }
 
 }  // namespace

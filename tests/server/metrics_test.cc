@@ -87,6 +87,9 @@ TEST(MetricsEndpointTest, ServesTheTextFormatOverHttp) {
     absl::StatusOr<std::string> body = testing::HttpGet((*endpoint)->port(), "/metrics");
     ASSERT_TRUE(body.ok()) << body.status();
     EXPECT_THAT(*body, HasSubstr("ner_requests_total{code=\"OK\",method=\"ListModels\"} 1"));
+    // and the process metrics (process_metrics_test.cc)
+    EXPECT_THAT(*body, HasSubstr("# TYPE process_cpu_seconds_total counter"));
+    EXPECT_THAT(*body, HasSubstr("\nprocess_resident_memory_bytes "));
   }
   EXPECT_THAT(testing::HttpGet((*endpoint)->port(), "/other").status().message(), HasSubstr("404"));
 }
