@@ -3,8 +3,11 @@
 // segmentation, tokenization), the whole Recognizer::RunBatch the server's batcher calls, and
 // inside it the network (input tensors + NerModel::Emissions) and the CRF (constrained Viterbi +
 // forward-backward marginals). Texts: People's Daily test sentences joined to >= 100 characters,
-// the load of issue 8's batching target. Pre/post-processing + CRF share of the batch time =
+// the load of issue 8's batching target; batches of 1, 20 (a server's at concurrency 64) and 64.
+// Pre/post-processing + CRF share of the batch time =
 //   (Prepare + RunBatch - Emissions) / (Prepare + RunBatch).
+// NER_BENCH_DTYPE=bfloat16 (or any --dtype value) loads the model as the server's
+// --encoder_dtype does (the BiLSTM's products in bf16; see docs/performance.md).
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -18,6 +21,7 @@
 #include "model/checkpoint.h"
 #include "model/crf.h"
 #include "model/dataset.h"
+#include "model/device.h"
 #include "model/recognizer.h"
 #include "model/utf8.h"
 
@@ -45,7 +49,14 @@ const Fixture& GetFixture() {
   static const Fixture* fixture = [] {
     auto* f = new Fixture;
     const std::string dir = EnvOr("NER_BENCH_MODEL", NER_DEFAULT_MODEL_DIR);
-    auto checkpoint = ner::model::LoadCheckpoint(dir);
+    ner::model::LoadOptions load;
+    auto dtype = ner::model::ParseDtype(EnvOr("NER_BENCH_DTYPE", "float32"));
+    if (!dtype.ok()) {
+      f->error = absl::StrCat("NER_BENCH_DTYPE: ", dtype.status().message());
+      return f;
+    }
+    load.encoder_dtype = *dtype;
+    auto checkpoint = ner::model::LoadCheckpoint(dir, load);
     if (!checkpoint.ok()) {
       f->error = absl::StrCat(dir, ": ", checkpoint.status().message());
       return f;
@@ -71,7 +82,8 @@ const Fixture& GetFixture() {
     std::string current;
     for (const auto& document : dataset->documents) {
       current += document.text;
-      if (ner::model::CountCodePoints(current) >= 100) f->texts.push_back(std::move(current)), current = {};
+      if (ner::model::CountCodePoints(current) >= 100)
+        f->texts.push_back(std::move(current)), current = {};
     }
     return f;
   }();
@@ -118,11 +130,11 @@ int64_t Characters(const std::vector<const PreparedPiece*>& pieces) {
   return n;
 }
 
-#define NER_FIXTURE_OR_SKIP(state)                  \
-  const Fixture& f = GetFixture();                  \
-  if (!f.error.empty() || f.texts.size() < 64) {    \
-    (state).SkipWithError(f.error.c_str());         \
-    return;                                         \
+#define NER_FIXTURE_OR_SKIP(state)               \
+  const Fixture& f = GetFixture();               \
+  if (!f.error.empty() || f.texts.size() < 64) { \
+    (state).SkipWithError(f.error.c_str());      \
+    return;                                      \
   }
 
 void BM_Prepare(benchmark::State& state) {
@@ -208,12 +220,12 @@ void BM_CrfDecodeAndMarginals(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_Prepare)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RunBatch)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Prepare)->Arg(1)->Arg(20)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RunBatch)->Arg(1)->Arg(20)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RunBatchForwardTokens)
     ->ArgsProduct({{64}, {0, 512, 1024, 2048, 4096, 8192}})
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Emissions)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CrfDecodeAndMarginals)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Emissions)->Arg(1)->Arg(20)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CrfDecodeAndMarginals)->Arg(1)->Arg(20)->Arg(64)->Unit(benchmark::kMillisecond);
 
 }  // namespace
