@@ -128,6 +128,7 @@ ServerBatchStats BatchStatsBetween(const MetricSamples& before, const MetricSamp
     if (method != "Recognize" && method != "RecognizeStream") continue;
     stats.requests_by_code[LabelValue(series, "code")] += delta;
   }
+  stats.documents = Delta(before, after, "ner_documents_total");
   if (after.count("process_cpu_seconds_total") > 0) {
     stats.cpu_seconds = Delta(before, after, "process_cpu_seconds_total");
   }

@@ -37,7 +37,8 @@ absl::StatusOr<MetricSamples> ParsePrometheusText(absl::string_view text);
 // What the server did between two scrapes (`after` - `before`), from its histograms
 // ner_batch_size, ner_batch_tokens, ner_batch_latency_seconds, ner_queue_wait_seconds and
 // ner_batch_padding_ratio (see server/metrics.cc), and its CPU time from
-// process_cpu_seconds_total. Series missing from a scrape count as 0.
+// process_cpu_seconds_total, and the documents it recognised (ner_documents_total). Series missing
+// from a scrape count as 0.
 struct ServerBatchStats {
   double batches = 0;
   double mean_pieces_per_batch = 0;
@@ -49,6 +50,8 @@ struct ServerBatchStats {
   double mean_padding_ratio = 0;
   // Requests finished by the server in the window, by status code (label `code`).
   std::map<std::string, double> requests_by_code;
+  // Documents the server recognised in the window (ner_documents_total).
+  double documents = 0;
   // The server's CPU time in the window (process_cpu_seconds_total), where it exports it.
   std::optional<double> cpu_seconds;
 };

@@ -14,13 +14,6 @@ double PerSecond(double count, absl::Duration elapsed) {
 
 const char* ModeName(CallMode mode) { return mode == CallMode::kUnary ? "unary" : "stream"; }
 
-// Requests the server finished in the window, whatever their status.
-double ServerRequests(const ServerBatchStats& s) {
-  double n = 0;
-  for (const auto& [code, count] : s.requests_by_code) n += count;
-  return n;
-}
-
 double MsPer(double seconds, double count) { return count > 0 ? 1000 * seconds / count : 0.0; }
 
 }  // namespace
@@ -63,15 +56,16 @@ std::string FormatReport(const RunReport& report) {
   }
   const double window = absl::ToDoubleSeconds(report.window);
   if (window > 0) {
-    // Cores busy on average, and CPU per request: what a request costs the machine.
+    // Cores busy on average, and CPU per document recognised: what a document costs the machine
+    // (a stream carries many documents per call).
     absl::StrAppendFormat(&out, "  cpu         load generator %.2f cores",
                           report.client_cpu_seconds / window);
     if (report.server.has_value() && report.server->cpu_seconds.has_value()) {
-      const double requests = ServerRequests(*report.server);
-      absl::StrAppendFormat(&out, " (%.3f ms per request); server %.2f cores (%.3f ms per request)",
-                            MsPer(report.client_cpu_seconds, requests),
-                            *report.server->cpu_seconds / window,
-                            MsPer(*report.server->cpu_seconds, requests));
+      const double documents = report.server->documents;
+      absl::StrAppendFormat(
+          &out, " (%.3f ms per document); server %.2f cores (%.3f ms per document)",
+          MsPer(report.client_cpu_seconds, documents), *report.server->cpu_seconds / window,
+          MsPer(*report.server->cpu_seconds, documents));
     }
     absl::StrAppendFormat(&out, ", over %.1f s with the warm-up\n", window);
   }
@@ -118,10 +112,11 @@ std::string ReportJson(const RunReport& report) {
                       {"mean_batch_ms", s.mean_batch_ms},
                       {"mean_queue_wait_ms", s.mean_queue_wait_ms},
                       {"mean_padding_ratio", s.mean_padding_ratio},
-                      {"requests_by_code", s.requests_by_code}};
+                      {"requests_by_code", s.requests_by_code},
+                      {"documents", s.documents}};
     if (s.cpu_seconds.has_value()) {
       json["server"]["cpu_seconds"] = *s.cpu_seconds;
-      json["server"]["cpu_ms_per_request"] = MsPer(*s.cpu_seconds, ServerRequests(s));
+      json["server"]["cpu_ms_per_document"] = MsPer(*s.cpu_seconds, s.documents);
     }
   }
   if (report.window > absl::ZeroDuration()) {

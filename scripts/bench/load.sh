@@ -63,14 +63,14 @@ runs = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
 def cores(r, seconds):  # CPU seconds over the run's window (warm-up included) -> cores busy
     window = r.get("client_cpu", {}).get("window_seconds", 0)
     return seconds / window if window else 0.0
-print("\n| server | mode | concurrency | docs/s | chars/s | p50 ms | p99 ms | pieces/batch | model ms/batch | server CPU ms/request | server cores | ner-bench cores | errors |")
+print("\n| server | mode | concurrency | docs/s | chars/s | p50 ms | p99 ms | pieces/batch | model ms/batch | server CPU ms/document | server cores | ner-bench cores | errors |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for name, r in sorted(runs.items(), key=lambda kv: (kv[0].split("-")[0], kv[1]["mode"], kv[1]["concurrency"])):
     s = r.get("server", {})
     print(f"| {name.split('-')[0]} | {r['mode']} | {r['concurrency']} | {r['documents_per_second']:.1f} "
           f"| {r['characters_per_second']:.0f} | {r['latency_ms']['p50']:.1f} | {r['latency_ms']['p99']:.1f} "
           f"| {s.get('mean_pieces_per_batch', 0):.1f} | {s.get('mean_batch_ms', 0):.1f} "
-          f"| {s.get('cpu_ms_per_request', 0):.3f} | {cores(r, s.get('cpu_seconds', 0)):.2f} "
+          f"| {s.get('cpu_ms_per_document', 0):.3f} | {cores(r, s.get('cpu_seconds', 0)):.2f} "
           f"| {cores(r, r.get('client_cpu', {}).get('cpu_seconds', 0)):.2f} | {sum(r['errors'].values())} |")
 def get(setting, mode, c):
     return runs.get(f"{setting}-{mode}-c{c}")

@@ -95,6 +95,8 @@ TEST(BatchStatsBetweenTest, DeltasOfTheHistograms) {
 
   MetricSamples with_cpu = after;
   with_cpu["process_cpu_seconds_total"] = 12.5;
+  with_cpu["ner_documents_total"] = 800;
+  EXPECT_DOUBLE_EQ(BatchStatsBetween(before, with_cpu).documents, 800);
   EXPECT_DOUBLE_EQ(BatchStatsBetween(before, with_cpu).cpu_seconds.value(), 12.5);
   MetricSamples earlier = before;
   earlier["process_cpu_seconds_total"] = 2.5;

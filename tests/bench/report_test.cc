@@ -32,18 +32,19 @@ TEST(RunReportTest, CpuOfTheLoadGeneratorAndTheServerPerRequest) {
   EXPECT_DOUBLE_EQ(json["client_cpu"]["window_seconds"].get<double>(), 10);
 
   ServerBatchStats server;
-  server.requests_by_code = {{"OK", 4000}, {"RESOURCE_EXHAUSTED", 1000}};
+  server.requests_by_code = {{"OK", 50}};  // streams: 100 documents each
+  server.documents = 5000;
   report.server = server;  // no process metrics: no server CPU
   EXPECT_THAT(FormatReport(report), Not(HasSubstr("server 1")));
   EXPECT_FALSE(nlohmann::json::parse(ReportJson(report))["server"].contains("cpu_seconds"));
 
-  report.server->cpu_seconds = 15;  // 1.5 cores; 3 ms per request of 5000
+  report.server->cpu_seconds = 15;  // 1.5 cores; 3 ms per document of 5000
   EXPECT_THAT(FormatReport(report),
-              HasSubstr("load generator 0.25 cores (0.500 ms per request); server 1.50 cores "
-                        "(3.000 ms per request), over 10.0 s"));
+              HasSubstr("load generator 0.25 cores (0.500 ms per document); server 1.50 cores "
+                        "(3.000 ms per document), over 10.0 s"));
   json = nlohmann::json::parse(ReportJson(report));
   EXPECT_DOUBLE_EQ(json["server"]["cpu_seconds"].get<double>(), 15);
-  EXPECT_DOUBLE_EQ(json["server"]["cpu_ms_per_request"].get<double>(), 3);
+  EXPECT_DOUBLE_EQ(json["server"]["cpu_ms_per_document"].get<double>(), 3);
 }
 
 TEST(RunReportTest, NoCpuLineWithoutAWindow) {
