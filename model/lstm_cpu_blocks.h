@@ -12,8 +12,8 @@ namespace ner::model::lstm_cpu {
 // a std::integral_constant, so each block size is its own instantiation with its accumulators in
 // registers. Always inlined, so that it is compiled for the caller's target (the float32 kernel
 // is built once per ISA by target_clones) and, with `block` an always-inline lambda, so is the
-// block. A block built for a target of its own (the bf16 kernel's AVX512-BF16) cannot be
-// inlined here and is called.
+// block. A block built for a target of its own (the bf16 kernel's AVX512-BF16) cannot be forced
+// inline into this function's baseline body; GCC inlines some of its calls and calls the rest.
 template <typename Block>
 __attribute__((always_inline)) inline void ForEachRowBlock(int64_t n, int64_t g_full,
                                                            const Block& block) {

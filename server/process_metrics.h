@@ -17,7 +17,7 @@ namespace ner::server {
 //   process_resident_memory_bytes   resident set size
 //   process_virtual_memory_bytes    virtual memory size
 //   process_start_time_seconds      start time, seconds since the Unix epoch
-//   process_open_fds, process_max_fds   open file descriptors and their soft limit
+//   process_open_fds, process_max_fds   open file descriptors and their soft limit (-1: none)
 //   process_threads                 threads of the process
 // A value that cannot be read is left out (and nothing at all off Linux); never an error, so a
 // scrape always answers. Thread-safe.

@@ -100,8 +100,9 @@ int main(int argc, char** argv) {
   }
   options.deadline = absl::GetFlag(FLAGS_deadline);
   options.model = absl::GetFlag(FLAGS_model);
-  if (absl::Status valid = options.Validate(); !valid.ok())
+  if (absl::Status valid = options.Validate(); !valid.ok()) {
     return Fail(std::string(valid.message()));
+  }
   const int n_channels = absl::GetFlag(FLAGS_channels);
   if (n_channels < 1) return Fail("--channels must be >= 1");
 

@@ -37,8 +37,9 @@ std::string FormatReport(const RunReport& report) {
                         latency.p50_ms, latency.p90_ms, latency.p99_ms, latency.max_ms,
                         latency.mean_ms, latency.count);
   std::string errors;
-  for (const auto& [code, n] : r.errors)
+  for (const auto& [code, n] : r.errors) {
     absl::StrAppend(&errors, errors.empty() ? "" : ", ", code, " ", n);
+  }
   absl::StrAppend(&out, "  errors      ", errors.empty() ? "none" : errors, "\n");
   if (!r.error_latencies_ms.empty()) {
     const LatencySummary failed = SummarizeLatencies(r.error_latencies_ms);
