@@ -82,8 +82,10 @@ const Fixture& GetFixture() {
     std::string current;
     for (const auto& document : dataset->documents) {
       current += document.text;
-      if (ner::model::CountCodePoints(current) >= 100)
-        f->texts.push_back(std::move(current)), current = {};
+      if (ner::model::CountCodePoints(current) >= 100) {
+        f->texts.push_back(std::move(current));
+        current.clear();
+      }
     }
     return f;
   }();
