@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -22,7 +23,7 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   const int err = errno;
   const std::string message = absl::StrCat(what, " '", path, "': ", std::strerror(err));
   return err == ENOSPC || err == EDQUOT || err == EFBIG ? absl::ResourceExhaustedError(message)
-                                                         : absl::InternalError(message);
+                                                        : absl::InternalError(message);
 }
 
 void FsyncDirectory(const std::string& dir) {
@@ -40,19 +41,32 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, int64_t ma
   if (std::filesystem::is_directory(path, ec)) {
     return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a directory, not a file"));
   }
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  const std::streamoff size = in.tellg();
-  if (size < 0) return absl::InternalError(absl::StrCat("cannot size '", path, "'"));
+  // The size the file reports, read at once below. Pseudo-files (/proc) cannot seek to their
+  // end and report none, and a file may grow while it is read: either way the rest is read on
+  // to the end after it (for a regular file, one read that meets the end at once).
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in ? std::max<std::streamoff>(in.tellg(), 0) : 0;
+  in.clear();
+  in.seekg(0);
   if (size > max_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("'", path, "' is ", size, " bytes, over the limit of ", max_bytes));
   }
   std::string contents(static_cast<size_t>(size), '\0');
-  in.seekg(0);
   if (!in.read(contents.data(), size)) {
     return absl::InternalError(absl::StrCat("cannot read '", path, "'"));
   }
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    if (static_cast<int64_t>(contents.size()) + in.gcount() > max_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("'", path, "' is over the limit of ", max_bytes, " bytes"));
+    }
+    contents.append(buffer, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return absl::InternalError(absl::StrCat("cannot read '", path, "'"));
   return contents;
 }
 

@@ -9,8 +9,9 @@
 
 namespace ner::model {
 
-// Reads a whole file. NOT_FOUND when it cannot be opened; `max_bytes` bounds what is accepted
-// (larger -> RESOURCE_EXHAUSTED) so a bad path cannot exhaust memory.
+// Reads a whole file, to its end whatever size it reports (pseudo-files such as /proc's report
+// 0). NOT_FOUND when it cannot be opened; `max_bytes` bounds what is accepted (larger ->
+// RESOURCE_EXHAUSTED) so a bad path cannot exhaust memory.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path,
                                              int64_t max_bytes = int64_t{4} << 30);
 

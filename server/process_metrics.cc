@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <system_error>
 #include <utility>
@@ -13,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "model/file_util.h"
 
 namespace ner::server {
 namespace {
@@ -31,15 +30,6 @@ prometheus::MetricFamily Family(std::string name, std::string help, prometheus::
   }
   family.metric.push_back(std::move(metric));
   return family;
-}
-
-// /proc files report a size of 0: read to the end instead.
-std::optional<std::string> ReadProcFile(const char* path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return std::nullopt;
-  return contents;
 }
 
 std::optional<double> OpenFds() {
@@ -96,9 +86,8 @@ std::vector<prometheus::MetricFamily> CollectProcessMetrics() {
 #ifdef __linux__
   const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
   const long page_size = ::sysconf(_SC_PAGESIZE);
-  const std::optional<std::string> line = ReadProcFile("/proc/self/stat");
-  absl::StatusOr<ProcStat> stat =
-      line ? ParseProcStat(*line) : absl::NotFoundError("cannot read /proc/self/stat");
+  const absl::StatusOr<std::string> line = model::ReadFileToString("/proc/self/stat");
+  absl::StatusOr<ProcStat> stat = line.ok() ? ParseProcStat(*line) : line.status();
   if (stat.ok() && ticks_per_second > 0 && page_size > 0) {
     const double ticks = static_cast<double>(ticks_per_second);
     out.push_back(Family("process_cpu_seconds_total",
@@ -108,9 +97,8 @@ std::vector<prometheus::MetricFamily> CollectProcessMetrics() {
                          MetricType::Gauge, stat->resident_pages * static_cast<double>(page_size)));
     out.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                          MetricType::Gauge, stat->virtual_bytes));
-    const std::optional<std::string> system = ReadProcFile("/proc/stat");
-    absl::StatusOr<double> boot =
-        system ? ParseBootTime(*system) : absl::NotFoundError("cannot read /proc/stat");
+    const absl::StatusOr<std::string> system = model::ReadFileToString("/proc/stat");
+    absl::StatusOr<double> boot = system.ok() ? ParseBootTime(*system) : system.status();
     if (boot.ok()) {
       out.push_back(Family("process_start_time_seconds",
                            "Start time of the process since unix epoch in seconds.",

@@ -67,18 +67,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"bad_utf8", "中 O\n\xFF O\n", "f.txt:2: invalid UTF-8 at byte 0"},
         BadInput{"json_broken", "{\"text\": \"ab\"}\n{\"text\": \n", "f.txt:2: not a JSON object"},
         BadInput{"json_no_text", "{\"id\": 1}\n", "f.txt:1: missing string field \"text\""},
-        BadInput{"json_entity_out_of_text",
-                 "{\"text\": \"中国\", \"entities\": [{\"start\": 1, \"end\": 3, \"type\": \"X\"}]}\n",
-                 "f.txt:1: entity [1, 3) is outside the text of 2 characters"},
-        BadInput{"json_entity_overlap",
-                 "{\"text\": \"中国人\", \"entities\": [{\"start\": 0, \"end\": 2, \"type\": \"X\"}, "
-                 "{\"start\": 1, \"end\": 3, \"type\": \"Y\"}]}\n",
-                 "overlaps"},
+        BadInput{
+            "json_entity_out_of_text",
+            "{\"text\": \"中国\", \"entities\": [{\"start\": 1, \"end\": 3, \"type\": \"X\"}]}\n",
+            "f.txt:1: entity [1, 3) is outside the text of 2 characters"},
+        BadInput{
+            "json_entity_overlap",
+            "{\"text\": \"中国人\", \"entities\": [{\"start\": 0, \"end\": 2, \"type\": \"X\"}, "
+            "{\"start\": 1, \"end\": 3, \"type\": \"Y\"}]}\n",
+            "overlaps"},
         BadInput{"json_entity_fields", "{\"text\": \"ab\", \"entities\": [{\"start\": 0}]}\n",
                  "f.txt:1: each entity needs"},
-        BadInput{"json_empty_entity",
-                 "{\"text\": \"ab\", \"entities\": [{\"start\": 1, \"end\": 1, \"type\": \"X\"}]}\n",
-                 "is empty"}),
+        BadInput{
+            "json_empty_entity",
+            "{\"text\": \"ab\", \"entities\": [{\"start\": 1, \"end\": 1, \"type\": \"X\"}]}\n",
+            "is empty"}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return std::string(info.param.name); });
 
 TEST(DatasetTest, JsonlRoundTripAndCharPerLineRoundTrip) {
@@ -129,6 +132,20 @@ TEST(DatasetTest, AtomicWriteKeepsOldFileOnFailure) {
   }
   EXPECT_EQ(entries, 1) << "a temp file was left behind";
   std::filesystem::remove_all(dir);
+}
+
+TEST(FileUtilTest, ReadsPseudoFilesThatReportNoSize) {
+#ifndef __linux__
+  GTEST_SKIP() << "reads Linux's /proc";
+#endif
+  ASSERT_EQ(std::filesystem::file_size("/proc/self/stat"), 0u);
+  absl::StatusOr<std::string> stat = ReadFileToString("/proc/self/stat");
+  ASSERT_TRUE(stat.ok()) << stat.status();
+  EXPECT_GT(stat->size(), 20u);
+  EXPECT_EQ(stat->back(), '\n');
+  // The bound holds past the reported size too.
+  EXPECT_EQ(ReadFileToString("/proc/self/maps", 16).status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(DatasetTest, SplitLongDocumentsKeepsEntities) {
