@@ -4,14 +4,9 @@
 #include <cstring>
 #include <vector>
 
-// Compiled for AVX-512 and AVX2 (vectorised) and the x86-64 baseline; the loader picks one (GNU
-// ifunc), as for lstm_cpu.cc's loops.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NER_LINEAR_CPU_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NER_LINEAR_CPU_CLONES
-#endif
+#include "model/cpu_clones.h"
+
+// The loops below are built per ISA (NER_CPU_CLONES), as lstm_cpu.cc's.
 
 namespace ner::model::linear_cpu {
 namespace {
@@ -46,15 +41,23 @@ __attribute__((always_inline)) inline void Rows(const float* x, int64_t k, const
                                                 int64_t mp, int64_t c0, int blocks,
                                                 float* acc_out) {
   switch (blocks) {
-    case 1: Block<R, 1>(x, k, wt, mp, c0, acc_out); break;
-    case 2: Block<R, 2>(x, k, wt, mp, c0, acc_out); break;
-    case 3: Block<R, 3>(x, k, wt, mp, c0, acc_out); break;
-    default: Block<R, 4>(x, k, wt, mp, c0, acc_out); break;
+    case 1:
+      Block<R, 1>(x, k, wt, mp, c0, acc_out);
+      break;
+    case 2:
+      Block<R, 2>(x, k, wt, mp, c0, acc_out);
+      break;
+    case 3:
+      Block<R, 3>(x, k, wt, mp, c0, acc_out);
+      break;
+    default:
+      Block<R, 4>(x, k, wt, mp, c0, acc_out);
+      break;
   }
 }
 
-NER_LINEAR_CPU_CLONES void Run(const float* x, int64_t n, int64_t k, const float* wt, int64_t mp,
-                               const float* b, int64_t m, float* out) {
+NER_CPU_CLONES void Run(const float* x, int64_t n, int64_t k, const float* wt, int64_t mp,
+                        const float* b, int64_t m, float* out) {
   alignas(64) float acc[4 * 64];
   for (int64_t c0 = 0; c0 < m; c0 += 64) {
     const int blocks = static_cast<int>(std::min<int64_t>(4, (m - c0 + 15) / 16));

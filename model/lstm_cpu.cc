@@ -9,17 +9,12 @@
 #include <numeric>
 #include <vector>
 
+#include "model/cpu_clones.h"
 #include "model/lstm_cpu_bf16.h"
 #include "model/lstm_cpu_fp32.h"
 
-// The gate loops are compiled for AVX-512 and AVX2 (vectorised) and the x86-64 baseline (scalar);
-// the loader picks one (GNU ifunc). Elsewhere they are compiled once for the target.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NER_LSTM_CPU_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NER_LSTM_CPU_CLONES
-#endif
+// The gate loops are built per ISA (NER_CPU_CLONES; scalar on the baseline), and by hand for
+// AVX-512 below.
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NER_LSTM_CPU_AVX512 1
 #include <immintrin.h>
@@ -64,9 +59,9 @@ inline float TanhOf(float x) { return 1.0f - 2.0f / (Exp(2.0f * x) + 1.0f); }
 
 // One time step of one sequence: gates = rec + bias (the product with [x_t, h] + both biases),
 // then c = f·c + i·g and h = o·tanh(c), h written to both `h` and `out`.
-NER_LSTM_CPU_CLONES void StepRow(int64_t hidden, const float* __restrict__ rec,
-                                 const float* __restrict__ bias, float* __restrict__ c,
-                                 float* __restrict__ h, float* __restrict__ out) {
+NER_CPU_CLONES void StepRow(int64_t hidden, const float* __restrict__ rec,
+                            const float* __restrict__ bias, float* __restrict__ c,
+                            float* __restrict__ h, float* __restrict__ out) {
   const float* __restrict__ rec_f = rec + hidden;
   const float* __restrict__ rec_g = rec + 2 * hidden;
   const float* __restrict__ rec_o = rec + 3 * hidden;
@@ -86,11 +81,11 @@ NER_LSTM_CPU_CLONES void StepRow(int64_t hidden, const float* __restrict__ rec,
   }
 }
 
-NER_LSTM_CPU_CLONES void SigmoidLoop(const float* in, int64_t n, float* out) {
+NER_CPU_CLONES void SigmoidLoop(const float* in, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = SigmoidOf(in[i]);
 }
 
-NER_LSTM_CPU_CLONES void TanhLoop(const float* in, int64_t n, float* out) {
+NER_CPU_CLONES void TanhLoop(const float* in, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = TanhOf(in[i]);
 }
 

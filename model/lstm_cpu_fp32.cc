@@ -1,16 +1,9 @@
 #include "model/lstm_cpu_fp32.h"
 
+#include "model/cpu_clones.h"
 #include "model/lstm_cpu_blocks.h"
 
-// The float32 step products of model/lstm_cpu.cc, compiled for AVX-512 and AVX2 (vectorised)
-// and the x86-64 baseline; the loader picks one (GNU ifunc). Elsewhere compiled once for the
-// target.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NER_LSTM_CPU_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NER_LSTM_CPU_CLONES
-#endif
+// The float32 step products of model/lstm_cpu.cc, built per ISA (NER_CPU_CLONES).
 
 namespace ner::model::lstm_cpu::fp32 {
 namespace {
@@ -64,9 +57,8 @@ __attribute__((always_inline)) inline void MatMulBlock(const float* x, int64_t l
 // arithmetic (measured: OpenBLAS sgemm 32 us at n = 1 and 156 us at n = 64, against 6 and 89 us
 // here, 167 GFLOP/s from n = 4 on one AVX-512 core). Each row's sums run in the same order
 // whatever n is.
-NER_LSTM_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const float* wt,
-                                int64_t k_dim, int64_t g_dim, float* out, const float* init,
-                                int64_t ld_init) {
+NER_CPU_CLONES void MatMul(const float* x, int64_t ldx, int64_t n, const float* wt, int64_t k_dim,
+                           int64_t g_dim, float* out, const float* init, int64_t ld_init) {
   const int64_t g_full = g_dim / 64 * 64;
   ForEachRowBlock(
       n, g_full, [&](auto rows, int64_t r0, int64_t g0) __attribute__((always_inline)) {

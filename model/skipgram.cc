@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "model/cpu_clones.h"
 #include "model/utf8.h"
 
 namespace ner::model {
@@ -42,8 +43,8 @@ uint64_t PairKey(int32_t a, int32_t b) {
 
 // One positive or negative pair: `in` [dim] against `out` [dim], label 1/0, step `alpha`.
 // Accumulates the input's gradient in `grad` and updates `out` in place.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void UpdatePair(
-    const float* in, float* out, float* grad, int32_t dim, float label, float alpha) {
+NER_CPU_CLONES void UpdatePair(const float* in, float* out, float* grad, int32_t dim, float label,
+                               float alpha) {
   float dot = 0;
   for (int32_t d = 0; d < dim; ++d) dot += in[d] * out[d];
   float sigma;
