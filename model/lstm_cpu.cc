@@ -222,7 +222,7 @@ class VectorProducts {
   VectorProducts(const PackedDirection& weights, int64_t input_dim, int64_t hidden, int64_t batch,
                  int64_t chunk)
       : wt_ih_(weights.wt_bf16),
-        wt_hh_(weights.wt_bf16 + (input_dim + 1) / 2 * 2 * 4 * hidden),
+        wt_hh_(weights.wt_bf16 + PackedBf16Size(input_dim, 4 * hidden)),
         input_dim_(input_dim),
         hidden_(hidden),
         in_pairs_((input_dim + 1) / 2),

@@ -75,7 +75,8 @@ bool AmxProductsSupported();
 
 // `wt` [K, G] (PackDirection's) rounded to bfloat16 (to nearest, ties to even) in the pair layout
 // the bf16 product reads: out[(p * G + g) * 2 + e] = wt[2p + e, g], p < ceil(K / 2), the odd K's
-// last pair padded with zero. `out` holds ceil(K / 2) * G * 2 values.
+// last pair padded with zero. `out` holds PackedBf16Size = ceil(K / 2) * G * 2 values.
+int64_t PackedBf16Size(int64_t k_dim, int64_t g_dim);
 void PackDirectionBf16(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* out);
 // The vector layout BiLstmInference reads (PackedDirection::wt_bf16): PackDirectionBf16 of wt's
 // first input_dim rows (W_ih^T) followed by PackDirectionBf16 of its last `hidden` rows

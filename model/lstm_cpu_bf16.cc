@@ -333,14 +333,16 @@ bool AmxProductsSupported() {
 #endif
 }
 
+int64_t PackedBf16Size(int64_t k_dim, int64_t g_dim) { return (k_dim + 1) / 2 * g_dim * 2; }
+
 int64_t PackedBf16SplitSize(int64_t input_dim, int64_t hidden) {
-  return ((input_dim + 1) / 2 + (hidden + 1) / 2) * 2 * 4 * hidden;
+  return PackedBf16Size(input_dim, 4 * hidden) + PackedBf16Size(hidden, 4 * hidden);
 }
 
 void PackDirectionBf16Split(const float* wt, int64_t input_dim, int64_t hidden, uint16_t* out) {
   const int64_t gates = 4 * hidden;
   PackDirectionBf16(wt, input_dim, gates, out);
-  PackDirectionBf16(wt + input_dim * gates, hidden, gates, out + (input_dim + 1) / 2 * 2 * gates);
+  PackDirectionBf16(wt + input_dim * gates, hidden, gates, out + PackedBf16Size(input_dim, gates));
 }
 
 void PackDirectionBf16(const float* wt, int64_t k_dim, int64_t g_dim, uint16_t* out) {
