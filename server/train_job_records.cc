@@ -57,7 +57,7 @@ absl::Status TrainJobRecords::Write(const v1::TrainJob& job) const {
 
 absl::Status TrainJobRecords::Remove(absl::string_view job_id) const {
   const fs::path dir = JobDir(job_id);
-  const fs::path doomed = fs::path(model_root_) / "jobs" / absl::StrCat(kDeletingPrefix, job_id);
+  const fs::path doomed = JobDir(absl::StrCat(kDeletingPrefix, job_id));
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("no job directory '", dir.string(), "'"));

@@ -113,7 +113,6 @@ absl::StatusOr<std::string> TrainJobManager::Submit(const v1::TrainRequest& requ
     StartLocked(job);
   }
   LogInfo(absl::StrCat("training job ", job->id, " started: ", request.output_model()));
-  PruneForgotten();
   return job->id;
 }
 
@@ -402,6 +401,9 @@ void TrainJobManager::Shutdown() {
 }
 
 void TrainJobManager::Run(std::shared_ptr<Job> job) {
+  // The directories of the jobs this one's start made forget (ForgetOldJobsLocked), deleted on
+  // its thread rather than on the Train RPC's (a gRPC callback thread must not block on disk).
+  PruneForgotten();
   absl::Status status;
   try {
     // The record first: a job the server cannot record could not survive a restart either.
